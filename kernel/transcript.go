@@ -1,0 +1,380 @@
+package kernel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"charm.land/log/v2"
+)
+
+// MaxEntryText is the most text one entry holds; longer output is cut there and a
+// marker says how much was dropped. It keeps one 10 MB print from flooding every
+// client and the journal.
+const MaxEntryText = 64 << 10
+
+// maxUpdateEntries bounds one Update so a late joiner's replay arrives in pieces a UI
+// can render between keystrokes.
+const maxUpdateEntries = 512
+
+// journalName is the transcript journal inside a kernel's state folder.
+const journalName = "journal.jsonl"
+
+// transcript is a kernel's history: a ring of the newest entries in memory, a
+// journal on disk, and the subscribers reading it. Appending never blocks on a
+// subscriber: each one pulls from the ring at its own pace and is woken through a
+// channel of capacity one.
+type transcript struct {
+	log *log.Logger
+
+	mu        sync.Mutex // protects the fields below
+	ring      []Entry    // circular, len(ring) == capacity
+	start     int        // index of the oldest entry in ring
+	count     int        // entries held in ring
+	lastSeq   uint64
+	journal   *os.File // nil when the transcript lives in memory only
+	path      string
+	lines     int // lines in the journal file, for compaction
+	subs      map[*subscription]struct{}
+	status    Status
+	statusVer uint64
+	closed    bool
+}
+
+// openTranscript returns a transcript holding up to capacity entries. With a state
+// folder, it first replays the journal found there, so seq numbers continue.
+func openTranscript(dir string, capacity int, logger *log.Logger) (*transcript, error) {
+	if capacity <= 0 {
+		capacity = 1000
+	}
+	t := &transcript{
+		log:  logger,
+		ring: make([]Entry, capacity),
+		subs: make(map[*subscription]struct{}),
+	}
+	if dir == "" {
+		return t, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state folder: %w", err)
+	}
+	t.path = filepath.Join(dir, journalName)
+	if err := t.replay(); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(t.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	t.journal = f
+	return t, nil
+}
+
+// replay loads the journal into the ring. A line that does not parse (a torn write
+// from a killed daemon) is skipped with a log line, never fatal.
+func (t *transcript) replay() error {
+	f, err := os.Open(t.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+
+	r := bufio.NewReaderSize(f, 64<<10)
+	torn := false
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var e Entry
+			if jerr := json.Unmarshal(line, &e); jerr != nil || e.Seq <= t.lastSeq {
+				t.logf("skipping unreadable journal line", "journal", t.path, "line", n)
+				torn = torn || err == io.EOF
+			} else {
+				t.push(e)
+				t.lines++
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read journal: %w", err)
+		}
+	}
+	if torn {
+		// Rewrite without the torn tail so the next append starts on a fresh line.
+		return t.compactLocked()
+	}
+	return nil
+}
+
+func (t *transcript) logf(msg string, kv ...any) {
+	if t.log != nil {
+		t.log.Warn(msg, kv...)
+	}
+}
+
+// push adds e to the ring. The caller holds mu (or owns t exclusively).
+func (t *transcript) push(e Entry) {
+	if t.count < len(t.ring) {
+		t.ring[(t.start+t.count)%len(t.ring)] = e
+		t.count++
+	} else {
+		t.ring[t.start] = e
+		t.start = (t.start + 1) % len(t.ring)
+	}
+	t.lastSeq = e.Seq
+}
+
+// append records a new entry: journal first, then the ring, then it wakes every
+// subscriber. It returns the entry with its seq and time.
+func (t *transcript) append(kind Kind, origin, text string) Entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	e := Entry{
+		Seq:    t.lastSeq + 1,
+		Time:   time.Now().UTC(),
+		Kind:   kind,
+		Origin: origin,
+		Text:   truncate(text, MaxEntryText),
+	}
+	if t.journal != nil {
+		t.writeJournal(e)
+	}
+	t.push(e)
+	t.wakeLocked()
+	return e
+}
+
+func (t *transcript) writeJournal(e Entry) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.logf("encode journal entry", "err", err)
+		return
+	}
+	if _, err := t.journal.Write(append(b, '\n')); err != nil {
+		t.logf("write journal", "journal", t.path, "err", err)
+		return
+	}
+	t.lines++
+	// The journal only needs what replay can show: once it holds four rings' worth,
+	// rewrite it with the ring alone. Amortised, that is one entry copied per append.
+	if t.lines > 4*len(t.ring) {
+		if err := t.compactLocked(); err != nil {
+			t.logf("compact journal", "journal", t.path, "err", err)
+		}
+	}
+}
+
+// compactLocked rewrites the journal with the entries in the ring, atomically.
+func (t *transcript) compactLocked() error {
+	tmp := t.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("compact journal: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for i := 0; i < t.count; i++ {
+		if err := enc.Encode(t.ring[(t.start+i)%len(t.ring)]); err != nil {
+			f.Close()
+			return fmt.Errorf("compact journal: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("compact journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("compact journal: %w", err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, t.path); err != nil {
+		return fmt.Errorf("compact journal: %w", err)
+	}
+	if t.journal != nil {
+		t.journal.Close()
+		t.journal, err = os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("reopen journal: %w", err)
+		}
+	}
+	t.lines = t.count
+	return nil
+}
+
+// after returns up to limit entries with seq > since and how many entries after
+// since have already left the ring.
+func (t *transcript) afterLocked(since uint64, limit int) ([]Entry, uint64) {
+	if t.count == 0 || since >= t.lastSeq {
+		return nil, 0
+	}
+	oldest := t.ring[t.start].Seq
+	var missed uint64
+	if since+1 < oldest {
+		missed = oldest - since - 1
+		since = oldest - 1
+	}
+	skip := int(since + 1 - oldest)
+	n := t.count - skip
+	if limit > 0 && n > limit {
+		n = limit
+	}
+	out := make([]Entry, n)
+	for i := range out {
+		out[i] = t.ring[(t.start+skip+i)%len(t.ring)]
+	}
+	return out, missed
+}
+
+// tail returns the last n entries in the ring (all of them when n <= 0).
+func (t *transcript) tail(n int) []Entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n <= 0 || n > t.count {
+		n = t.count
+	}
+	since := t.lastSeq - uint64(n)
+	out, _ := t.afterLocked(since, 0)
+	return out
+}
+
+func (t *transcript) last() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastSeq
+}
+
+// publish replaces the status subscribers see and wakes them.
+func (t *transcript) publish(s Status) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.LastSeq = t.lastSeq
+	t.status = s
+	t.statusVer++
+	t.wakeLocked()
+}
+
+func (t *transcript) currentStatus() Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status
+}
+
+func (t *transcript) wakeLocked() {
+	for s := range t.subs {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close ends every subscription once its remaining entries are read, and closes
+// the journal.
+func (t *transcript) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	t.wakeLocked()
+	if t.journal != nil {
+		if err := t.journal.Sync(); err != nil {
+			t.logf("sync journal", "journal", t.path, "err", err)
+		}
+		t.journal.Close()
+		t.journal = nil
+	}
+}
+
+// subscribe starts a subscription after since. Because a subscription is only a
+// cursor into the ring, the backlog and the live stream cannot overlap or leave a
+// gap: both are read from the same sequence.
+func (t *transcript) subscribe(since uint64) *subscription {
+	s := &subscription{t: t, next: since + 1, wake: make(chan struct{}, 1)}
+	t.mu.Lock()
+	t.subs[s] = struct{}{}
+	t.mu.Unlock()
+	return s
+}
+
+// subscription is one reader of a transcript. It implements Subscriber.
+type subscription struct {
+	t         *transcript
+	wake      chan struct{}
+	next      uint64 // seq of the next entry to deliver; only Next touches it
+	statusVer uint64
+}
+
+// Next implements Subscriber.
+func (s *subscription) Next(ctx context.Context) (Update, error) {
+	for {
+		t := s.t
+		t.mu.Lock()
+		entries, missed := t.afterLocked(s.next-1, maxUpdateEntries)
+		var status *Status
+		if t.statusVer != s.statusVer {
+			st := t.status
+			status = &st
+			s.statusVer = t.statusVer
+		}
+		closed := t.closed
+		_, open := t.subs[s]
+		t.mu.Unlock()
+
+		if len(entries) > 0 {
+			s.next = entries[len(entries)-1].Seq + 1
+		} else if missed > 0 {
+			s.next += missed
+		}
+		if len(entries) > 0 || missed > 0 || status != nil {
+			return Update{Entries: entries, Missed: missed, Status: status}, nil
+		}
+		if closed || !open {
+			return Update{}, ErrStopped
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return Update{}, ctx.Err()
+		}
+	}
+}
+
+// Close implements Subscriber.
+func (s *subscription) Close() {
+	s.t.mu.Lock()
+	delete(s.t.subs, s)
+	s.t.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// truncate cuts text to at most max bytes on a rune boundary, with a marker.
+func truncate(text string, max int) string {
+	if len(text) <= max {
+		return text
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s\n… [output truncated: %d of %d bytes shown]", text[:cut], cut, len(text))
+}
