@@ -252,8 +252,9 @@ func (k *Kernel) Interrupt(by Person) bool {
 	if j.interrupter == "" {
 		j.interrupter = by.Name
 	}
-	// The loop clears running under mu before the runtime can start anything else,
-	// so this cancels the input's thread and never a hook's.
+	// The loop clears running under mu, then the cancel, before the runtime starts
+	// anything else: so this stops the input, even one whose thread has not started
+	// yet, and never a hook.
 	k.rt.Cancel("interrupted by " + by.Name)
 	return true
 }
@@ -451,6 +452,8 @@ func (k *Kernel) run(j *job) {
 	k.mu.Lock()
 	k.running = nil
 	k.mu.Unlock()
+	// Interrupt cancels only while running is set, so nothing can re-arm it now.
+	k.rt.ClearCancel()
 	close(j.done)
 }
 

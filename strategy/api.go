@@ -74,11 +74,12 @@ type Snapshot struct {
 	MarketTime  time.Time  `json:"market_time"`
 	Equity      float64    `json:"equity"`
 	Cash        float64    `json:"cash"`
-	PnL         float64    `json:"pnl"` // equity minus starting capital
+	PnL         float64    `json:"pnl"`  // equity minus starting capital
+	Fees        float64    `json:"fees"` // fees paid so far, already out of cash
 	Positions   []Position `json:"positions"`
 	OpenOrders  []Order    `json:"open_orders"`
 	Quotes      []Quote    `json:"quotes"`
-	Bars        int64      `json:"bars"`        // bar steps delivered so far
-	FeedDone    bool       `json:"feed_done"`   // the feed has no more bars
+	Bars        int64      `json:"bars"`         // bar steps delivered so far
+	FeedDone    bool       `json:"feed_done"`    // the feed has no more bars
 	HooksPaused bool       `json:"hooks_paused"` // ctx.pause() is in effect
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/strategy"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	var (
+		kernelOnly bool
+		listen     string
+	)
+	cmd := &cobra.Command{
+		Use:   "run CONFIG",
+		Short: "Run a strategy: with the REPL in this terminal, or as a daemon",
+		Long: "Run the strategy of CONFIG in a kernel. By default the REPL UI runs in this " +
+			"terminal and the kernel ends when you quit it; --listen also serves SSH so " +
+			"others can join. With --kernel-only it runs as a daemon: SSH on --listen " +
+			"(a free loopback port by default), a connection file, and no UI, until " +
+			"SIGINT/SIGTERM or `stratd kernel stop`.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Check the config before opening anything, so a typo fails fast.
+			cfg, err := strategy.LoadConfig(args[0])
+			if err != nil {
+				return &exitCode{code: exitError, err: err}
+			}
+			if kernelOnly {
+				if listen == "" {
+					listen = "127.0.0.1:0"
+				}
+				return a.runKernelOnly(cfg, listen)
+			}
+			return a.runInteractive(cfg, listen)
+		},
+	}
+	cmd.Flags().BoolVar(&kernelOnly, "kernel-only", false,
+		"run as a daemon: no UI, SSH and a connection file")
+	cmd.Flags().StringVar(&listen, "listen", "",
+		"also serve SSH on this address (default with --kernel-only: 127.0.0.1:0)")
+	return cmd
+}
+
+func (a *app) runKernelOnly(cfg *strategy.Config, listen string) error {
+	d, err := a.startDaemon(listen)
+	if err != nil {
+		return err
+	}
+	k, err := d.reg.Start(cfg.Path)
+	if err != nil {
+		d.close()
+		return &exitCode{code: exitError, err: err}
+	}
+	a.printHints(k, d)
+	return d.wait(true)
+}
+
+// printHints tells the person how to reach the kernel; every line works as printed.
+func (a *app) printHints(k *kernel.Kernel, d *daemon) {
+	home := ""
+	if a.home != defaultHome() {
+		home = " --home " + shellQuote(a.home)
+	}
+	name := k.Name()
+	w := a.stdout
+	fmt.Fprintf(w, "Kernel %s is running (strategy %s), SSH on %s\n", name,
+		k.Status().Strategy, d.addr)
+	fmt.Fprintf(w, "Connection file: %s\n", d.reg.ConnFile(name))
+	fmt.Fprintf(w, "  attach:  stratd connect%s %s\n", home, name)
+	fmt.Fprintf(w, "  ssh:     ssh -p %s -t %s attach %s   (any key in %s)\n",
+		port(d.addr), host(d.addr), name, d.store.AuthorizedKeysPath())
+	fmt.Fprintf(w, "  run:     stratd exec%s %s 'portfolio()'\n", home, name)
+	fmt.Fprintf(w, "  list:    stratd kernel list%s\n", home)
+	fmt.Fprintf(w, "  stop:    stratd kernel stop%s %s\n", home, name)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("/._-+=:@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,201 @@
+package sshd
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2/bubbletea"
+	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/sshd/cmd"
+)
+
+// UIFunc builds the terminal UI (a Bubble Tea model) of one SSH session with a
+// terminal. The server runs the model on the session and ends the session when it
+// quits; a nil model ends the session with exit status 1. Wired with the tui
+// package it looks something like:
+//
+//	UI: func(u *sshd.UISession) tea.Model {
+//		return tui.New(u.Client, tui.Options{})
+//	},
+//	Picker: func(u *sshd.UISession) tea.Model {
+//		return tui.NewPicker(u.Kernels, u.Attach)
+//	},
+type UIFunc func(u *UISession) tea.Model
+
+// UISession is what a terminal UI gets for one SSH session.
+type UISession struct {
+	// Session is the SSH session; the UI learns its size from tea.WindowSizeMsg.
+	Session ssh.Session
+	// Person is who is connected; a viewer's UI must be read-only (the kernel
+	// refuses their input anyway).
+	Person kernel.Person
+	// Registry holds the daemon's kernels.
+	Registry *kernel.Registry
+	// Client is the kernel the session is attached to (for Config.UI); nil for
+	// Config.Picker.
+	Client kernel.Client
+	// Kernels are the running kernels to pick from (for Config.Picker).
+	Kernels []*kernel.Kernel
+
+	mu      sync.Mutex // protects clients
+	clients []kernel.Client
+}
+
+// Attach attaches the session's person to k (via "ssh") and returns the client.
+// Every client attached this way is detached when the session ends, however it
+// ends; detaching earlier is allowed.
+func (u *UISession) Attach(k *kernel.Kernel) kernel.Client {
+	c := k.Attach(u.Person, "ssh")
+	u.mu.Lock()
+	u.clients = append(u.clients, c)
+	u.mu.Unlock()
+	return c
+}
+
+// detachAll detaches every client the session attached. Detach is idempotent, so
+// a client the UI already detached is no trouble.
+func (u *UISession) detachAll() {
+	u.mu.Lock()
+	clients := u.clients
+	u.clients = nil
+	u.mu.Unlock()
+
+	for _, c := range clients {
+		c.Detach()
+	}
+}
+
+// attach runs the terminal UI for a session and returns its exit status. name is
+// the kernel asked for with `attach NAME`, or "".
+func (s *Server) attach(sess ssh.Session, p kernel.Person, name string) int {
+	if err := cmd.Authorize("attach", p); err != nil {
+		writeLine(sess.Stderr(), err.Error())
+		return cmd.ExitCode(err)
+	}
+	if s.cfg.UI == nil {
+		writeLine(sess.Stderr(), "this daemon has no terminal UI; run a command instead,"+
+			" for example `kernel list`")
+		return cmd.ExitFailed
+	}
+
+	u := &UISession{Session: sess, Person: p, Registry: s.cfg.Registry}
+	defer u.detachAll()
+
+	build := s.cfg.UI
+	if name != "" {
+		k, err := cmd.FindKernel(s.cfg.Registry, name)
+		if err != nil {
+			writeLine(sess.Stderr(), err.Error())
+			return cmd.ExitCode(err)
+		}
+		u.Client = u.Attach(k)
+	} else {
+		kernels := s.cfg.Registry.List()
+		switch {
+		case len(kernels) == 0:
+			writeLine(sess.Stderr(), "no kernels running; start one with `"+
+				sshHint(sess)+" kernel start CONFIG`")
+			return cmd.ExitFailed
+		case len(kernels) == 1:
+			u.Client = u.Attach(kernels[0])
+		case s.cfg.Picker == nil:
+			writeLine(sess.Stderr(), fmt.Sprintf("%d kernels running (%s); pick one with `%s"+
+				" -t attach NAME`", len(kernels), kernelNames(kernels), sshHint(sess)))
+			return cmd.ExitUsage
+		default:
+			u.Kernels = kernels
+			build = s.cfg.Picker
+		}
+	}
+
+	model := build(u)
+	if model == nil {
+		writeLine(sess.Stderr(), "the terminal UI did not start")
+		return cmd.ExitFailed
+	}
+	runUI(sess, model)
+	return cmd.ExitOK
+}
+
+func kernelNames(kernels []*kernel.Kernel) string {
+	names := make([]string, len(kernels))
+	for i, k := range kernels {
+		names[i] = k.Name()
+	}
+	return strings.Join(names, ", ")
+}
+
+// runUI runs model on the session with wish's Bubble Tea middleware, which wires
+// the session's input, output and window size into the program and quits it when
+// the session's context ends (the client went, or the server is closing). The
+// program installs no signal handlers: they belong to the daemon. It is not given
+// the context with tea.WithContext as well: a cancelled program returns an error,
+// which the middleware would log as a failure on every ordinary disconnect.
+func runUI(sess ssh.Session, model tea.Model) {
+	sized, stop := withWindowSize(sess)
+	defer stop()
+
+	program := func(sess ssh.Session) *tea.Program {
+		opts := append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler())
+		return tea.NewProgram(model, opts...)
+	}
+	bubbletea.MiddlewareWithProgramHandler(program)(func(ssh.Session) {})(sized)
+}
+
+// defaultWindow is the size assumed for a terminal that reports none: `ssh -tt`
+// run without a local terminal asks for a 0x0 one, where nothing can be drawn.
+var defaultWindow = ssh.Window{Width: 80, Height: 24}
+
+// sizedSession is a session whose terminal size is never zero.
+type sizedSession struct {
+	ssh.Session
+	winch <-chan ssh.Window
+}
+
+func (s sizedSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) {
+	pty, _, ok := s.Session.Pty()
+	pty.Window = sized(pty.Window)
+	return pty, s.winch, ok
+}
+
+func sized(w ssh.Window) ssh.Window {
+	if w.Width <= 0 || w.Height <= 0 {
+		w.Width, w.Height = defaultWindow.Width, defaultWindow.Height
+	}
+	return w
+}
+
+// withWindowSize wraps a terminal session so that it reports defaultWindow instead
+// of a zero size. Window changes are forwarded until stop is called, and drained
+// after that so the SSH library never blocks delivering one.
+func withWindowSize(sess ssh.Session) (ssh.Session, func()) {
+	_, winch, ok := sess.Pty()
+	if !ok {
+		return sess, func() {}
+	}
+	out := make(chan ssh.Window, 1)
+	done := make(chan struct{})
+	go func() {
+		for w := range winch {
+			select {
+			case out <- sized(w):
+			case <-done:
+			}
+		}
+	}()
+	return sizedSession{Session: sess, winch: out}, func() { close(done) }
+}
+
+// sshHint is the ssh command line that reaches this server, as the client
+// connected to it: "ssh -p 2222 127.0.0.1".
+func sshHint(sess ssh.Session) string {
+	host, port, err := net.SplitHostPort(addrString(sess.LocalAddr()))
+	if err != nil {
+		return "ssh HOST"
+	}
+	return fmt.Sprintf("ssh -p %s %s", port, host)
+}

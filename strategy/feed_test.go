@@ -1,0 +1,151 @@
+package strategy
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSyntheticFeedIsDeterministic(t *testing.T) {
+	syms := []string{"BTCUSDT", "ETHUSDT", "AAPL"}
+	a := newSyntheticFeed(syms, time.Minute, 42)
+	b := newSyntheticFeed(syms, time.Minute, 42)
+	c := newSyntheticFeed(syms, time.Minute, 43)
+	differs := false
+	for i := range 500 {
+		ba, _ := a.next()
+		bb, _ := b.next()
+		bc, _ := c.next()
+		if !reflect.DeepEqual(ba, bb) {
+			t.Fatalf("step %d: same seed, different bars:\n%v\n%v", i, ba, bb)
+		}
+		differs = differs || !reflect.DeepEqual(ba, bc)
+
+		want := syntheticStart.Add(time.Duration(i) * time.Minute)
+		for j, bar := range ba {
+			if bar.Symbol != syms[j] || !bar.Time.Equal(want) {
+				t.Fatalf("step %d: bar %v, want %s at %s", i, bar, syms[j], want)
+			}
+			if bar.High < max(bar.Open, bar.Close) || bar.Low > min(bar.Open, bar.Close) ||
+				bar.Low <= 0 || bar.Volume <= 0 {
+				t.Fatalf("step %d: incoherent bar %+v", i, bar)
+			}
+		}
+	}
+	if !differs {
+		t.Error("seeds 42 and 43 gave the same bars")
+	}
+}
+
+func TestSyntheticStartingPrices(t *testing.T) {
+	f := newSyntheticFeed([]string{"BTCUSDT", "ETHUSDT", "XYZ"}, time.Minute, 1)
+	bars, _ := f.next()
+	for i, want := range []float64{30000, 2000, 100} {
+		if bars[i].Open != want {
+			t.Errorf("%s opens at %v, want %v", bars[i].Symbol, bars[i].Open, want)
+		}
+	}
+}
+
+func TestCSVFeedGroupsByTime(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "bars.csv", `symbol,time,open,high,low,close,volume
+BTC,2024-01-01T00:01:00Z,2,3,1,2,5
+BTC,2024-01-01T00:00:00Z,1,2,1,2,5
+ETH,2024-01-01T00:00:00Z,10,11,9,10,5
+OTHER,2024-01-01T00:00:00Z,10,11,9,10,5
+`)
+	f, err := loadCSVFeed(path, []string{"BTC", "ETH"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, ok := f.next()
+	if !ok || len(first) != 2 || !first[0].Time.Equal(syntheticStart) {
+		t.Fatalf("first step %v", first)
+	}
+	second, ok := f.next()
+	if !ok || len(second) != 1 || second[0].Open != 2 {
+		t.Fatalf("second step %v", second)
+	}
+	if _, ok := f.next(); ok {
+		t.Error("feed goes on after its last row")
+	}
+}
+
+func TestCSVFeedWithoutHeaderOrSymbol(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "bars.csv", "1704067200,1,2,0.5,1.5,10\n")
+	f, err := loadCSVFeed(path, []string{"X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bars, _ := f.next()
+	want := Bar{Symbol: "X", Time: syntheticStart, Open: 1, High: 2, Low: 0.5, Close: 1.5,
+		Volume: 10}
+	if len(bars) != 1 || bars[0] != want {
+		t.Errorf("bars %+v, want %+v", bars, want)
+	}
+}
+
+func TestCSVFeedErrorsNameFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ rows, want string }{
+		{"time,open,high,low,close,volume\n1704067200,1,2,1,1,1\n1704067260,abc,2,1,1,1\n",
+			`:3: bad open "abc": want a number`},
+		{"time,open,high,low,close,volume\nyesterday,1,2,1,1,1\n",
+			`:2: bad time "yesterday": want RFC 3339 or unix seconds`},
+		{"time,open,high,low,close,volume\n1704067200,1,0.5,1,1,1\n",
+			`:2: high 0.5 is below open, low or close`},
+		{"time,open,close\n", `:1: header lacks high, low, volume; ` +
+			`want columns time,open,high,low,close,volume[,symbol]`},
+	}
+	for i, c := range cases {
+		path := writeFile(t, dir, "bars.csv", c.rows)
+		_, err := loadCSVFeed(path, []string{"X"})
+		if err == nil || err.Error() != path+c.want {
+			t.Errorf("case %d: error %v, want %s%s", i, err, path, c.want)
+		}
+	}
+
+	path := writeFile(t, dir, "bars.csv", "1704067200,1,2,1,1,1\n")
+	_, err := loadCSVFeed(path, []string{"X", "Y"})
+	if err == nil || !strings.Contains(err.Error(), ":1: row has no symbol") {
+		t.Errorf("rows without symbol for two instruments: %v", err)
+	}
+	path = writeFile(t, dir, "bars.csv", "time,open,high,low,close,volume,symbol\n"+
+		"1704067200,1,2,1,1,1,X\n")
+	_, err = loadCSVFeed(path, []string{"X", "Y"})
+	if err == nil || err.Error() != "csv feed "+path+" has no bars for Y" {
+		t.Errorf("instrument without rows: %v", err)
+	}
+}
+
+func TestNewReportsCSVErrors(t *testing.T) {
+	cfg := testConfig(t, "", "X")
+	csvConfig(t, cfg, "1704067200,1,2,1,1,1\n1704067260,1,2,1,1\n")
+	_, err := New(cfg, &recorder{})
+	want := filepath.Join(filepath.Dir(cfg.Strategy), "bars.csv") + ":2: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %v, want one starting with %s", err, want)
+	}
+}
+
+func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
+	var h barHistory
+	for i := range 2*HistoryBars + 500 {
+		h.add(Bar{Volume: float64(i)})
+	}
+	got := h.last(5000)
+	if len(got) != HistoryBars {
+		t.Fatalf("kept %d bars, want %d", len(got), HistoryBars)
+	}
+	for i, b := range got {
+		if want := float64(HistoryBars + 500 + i); b.Volume != want {
+			t.Fatalf("bar %d is number %v, want %v", i, b.Volume, want)
+		}
+	}
+	if got := h.last(3); len(got) != 3 || got[2].Volume != float64(2*HistoryBars+499) {
+		t.Errorf("last(3) = %v", got)
+	}
+}

@@ -1,0 +1,140 @@
+package strategy
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestIndicators(t *testing.T) {
+	r, _ := newRuntime(t, testConfig(t, ""))
+	r.Step()
+	r.Step()
+	cases := []struct{ code, want string }{
+		{"sma([1, 2, 3, 4], 2)", "3.5"},
+		{"sma([1, 2, 3, 4], 4)", "2.5"},
+		{"sma([1], 2)", ""},
+		{"sma(ctx.ohlc('BTCUSDT'), 1) == ctx.ohlc('BTCUSDT')[-1].close", "True"},
+		// Seeded with mean(1, 2) = 1.5, then 1.5 + 2/3 * (3 - 1.5) = 2.5.
+		{"ema([1, 2, 3], 2)", "2.5"},
+		{"ema([1], 2)", ""},
+		{"rsi(range(20))", "100.0"},
+		{"rsi([5] * 20)", "50.0"},
+		{"rsi([1, 2], n=2)", ""},
+		// Changes +1, -1: average gain 0.5, loss 0.5, RSI 50.
+		{"rsi([1, 2, 1], 2)", "50.0"},
+		{"sum([1, 2, 3])", "6"},
+		{"sum([0.5, 1], 1)", "2.5"},
+		{"round(2.5), round(3.14159, 2)", "(2, 3.14)"},
+	}
+	for _, c := range cases {
+		if got := exec(t, r, "alice", c.code); got != c.want {
+			t.Errorf("%s = %s, want %s", c.code, got, c.want)
+		}
+	}
+	for code, want := range map[string]string{
+		"sma([1, 2], 0)":     "n must be more than 0",
+		`sma([1, "x"], 1)`:   "values[1] is a string, want a number or a bar",
+		"sma([1, 2])":        "missing argument for n",
+		"ema(3, 1)":          "got int, want iterable",
+		`sum(["a"], 0)`:      "unknown binary op: int + string",
+		`round("x")`:         "got string, want a number",
+		"rsi([1, 2, 3], -1)": "n must be more than 0",
+	} {
+		_, err := r.Exec("alice", code)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", code, err, want)
+		}
+	}
+}
+
+func TestComplete(t *testing.T) {
+	r, _ := newRuntime(t, testConfig(t, "threshold = 1\ndef on_bar(ctx, bar):\n    pass\n"))
+	cases := []struct {
+		text string
+		want []string
+	}{
+		{"x = ctx.get_p", []string{"x = ctx.get_position", "x = ctx.get_positions"}},
+		{"ctx.tr", []string{"ctx.trade"}},
+		{"ctx.", nil}, // filled below: every member
+		{"por", []string{"portfolio"}},
+		{"print(thr", []string{"print(threshold"}},
+		{"on_", []string{"on_bar"}},
+		{"wh", []string{"while"}},
+		{"so", []string{"sorted"}},
+		{"ctx.params.ke", []string{"ctx.params.keys"}},
+		{"ctx.nothing.x", nil},
+		{"'ctx.tr", nil},
+		{"x = 1 # ctx.tr", nil},
+		{"", nil},
+		{"x = ", nil},
+		{"3.1", nil},
+	}
+	for _, c := range cases {
+		got := r.Complete(c.text)
+		if c.text == "ctx." {
+			if len(got) != len(CtxDocs) || got[0] != "ctx.cancel_order" {
+				t.Errorf("Complete(ctx.) = %v", got)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Complete(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+func TestHelperDocsMatchPredeclared(t *testing.T) {
+	r, _ := newRuntime(t, testConfig(t, ""))
+	for name := range HelperDocs {
+		if _, ok := r.globals[name]; !ok {
+			t.Errorf("HelperDocs documents %s, which is not predeclared", name)
+		}
+	}
+	for name := range r.predeclared() {
+		if _, ok := HelperDocs[name]; !ok && name != "ctx" {
+			t.Errorf("predeclared %s has no HelperDocs entry", name)
+		}
+	}
+}
+
+func TestExampleStrategyRuns(t *testing.T) {
+	cfg, err := LoadConfig("../examples/sma_cross.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Name != "sma_cross" || len(cfg.Instruments) != 2 || cfg.Feed.Seed != 42 ||
+		cfg.Account.FeeBps != 4 || cfg.Parameters["slow"] != int64(30) {
+		t.Fatalf("config %+v", cfg)
+	}
+	r, rec := newRuntime(t, cfg)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 600 {
+		r.Step()
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	counts := map[string]int{}
+	for _, e := range rec.take() {
+		counts[e.kind]++
+		if e.kind == KindError {
+			t.Errorf("error entry: %s", e.text)
+		}
+	}
+	if counts[KindOrder] == 0 || counts[KindFill] == 0 || counts[KindLog] < 2 {
+		t.Errorf("600 bars of sma_cross made %v", counts)
+	}
+	s := r.Snapshot()
+	if s.Bars != 600 || s.Fees <= 0 || s.MarketTime.IsZero() {
+		t.Errorf("snapshot %+v", s)
+	}
+	for _, p := range s.Positions {
+		if p.Quantity != 0.5 {
+			t.Errorf("position %+v, want 0.5 or flat", p)
+		}
+	}
+}

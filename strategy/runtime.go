@@ -1,0 +1,482 @@
+package strategy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// Hook names a strategy script may define.
+const (
+	HookStart = "on_start"
+	HookBar   = "on_bar"
+	HookFill  = "on_fill"
+	HookStop  = "on_stop"
+)
+
+// MaxHookFailures is how many times in a row a hook may fail before the runtime pauses
+// the hooks, as ctx.pause() does.
+const MaxHookFailures = 20
+
+// HistoryBars is how many recent bars per instrument ctx.ohlc can return.
+const HistoryBars = 1000
+
+// InputFile is the file name Starlark errors give to REPL input.
+const InputFile = "<input>"
+
+// originKey is the thread-local key holding who caused the running code.
+const originKey = "stratd.origin"
+
+// fileOptions turns on the Python-like features a trader expects.
+var fileOptions = &syntax.FileOptions{
+	Set:             true,
+	While:           true,
+	TopLevelControl: true,
+	GlobalReassign:  true,
+	Recursion:       true,
+}
+
+// Runtime is one strategy instance: interpreter globals, ctx, feed and paper account.
+//
+// All methods but Cancel must be called from one goroutine, the kernel loop; Cancel
+// may be called from any goroutine.
+//
+// The strategy file and the REPL share one global environment, which is never frozen:
+// the REPL may redefine on_bar and the next bar calls the new one, because hooks are
+// looked up by name at every call. A function keeps seeing the global bindings of the
+// chunk that defined it, though: after "threshold = 5" in the REPL, an on_bar defined
+// in the file still reads the file's threshold. Values meant to change live belong in
+// ctx.params or another mutable dict.
+type Runtime struct {
+	cfg *Config
+	out Output
+
+	globals starlark.StringDict // shared by the strategy file and the REPL
+	ctx     *ctxValue
+	params  *starlark.Dict // ctx.params
+
+	feed     feed
+	acct     *account
+	history  map[string]*barHistory
+	quotes   map[string]Quote
+	now      time.Time // market time of the last bar
+	bars     int64     // bar times delivered
+	done     bool      // the feed has no more bars
+	paused   bool      // hooks get no bars or fills (ctx.pause)
+	failures map[string]int
+
+	// running is the thread executing Starlark now, if any; Cancel reads it from
+	// other goroutines.
+	running atomic.Pointer[starlark.Thread]
+	// cancelled is the reason of a Cancel in force, until ClearCancel.
+	cancelled atomic.Pointer[string]
+}
+
+// New builds the feed and the paper account, compiles the strategy and runs its top
+// level. Errors in the script carry its file:line:col.
+func New(cfg *Config, out Output) (*Runtime, error) {
+	if cfg == nil {
+		return nil, errors.New("new strategy: no config")
+	}
+	if len(cfg.Instruments) == 0 {
+		return nil, errors.New("new strategy: no instruments")
+	}
+	if out == nil {
+		out = discard{}
+	}
+	src, err := os.ReadFile(cfg.Strategy)
+	if err != nil {
+		return nil, fmt.Errorf("read strategy: %w", err)
+	}
+	f, err := newFeed(cfg)
+	if err != nil {
+		return nil, err
+	}
+	params, err := dictOf(cfg.Parameters)
+	if err != nil {
+		return nil, err
+	}
+
+	r := &Runtime{
+		cfg:      cfg,
+		out:      out,
+		params:   params,
+		feed:     f,
+		acct:     newAccount(cfg.Account, cfg.Instruments),
+		history:  make(map[string]*barHistory, len(cfg.Instruments)),
+		quotes:   make(map[string]Quote, len(cfg.Instruments)),
+		failures: map[string]int{},
+	}
+	for _, sym := range cfg.Instruments {
+		r.history[sym] = &barHistory{}
+		r.quotes[sym] = Quote{Symbol: sym}
+	}
+	r.ctx = newCtx(r)
+	r.globals = r.predeclared()
+
+	file, err := fileOptions.Parse(cfg.Strategy, src, 0)
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	err = r.run(OriginStrategy, func(th *starlark.Thread) error {
+		return starlark.ExecREPLChunk(file, th, r.globals)
+	})
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	return r, nil
+}
+
+// predeclared returns the names every script and REPL input starts with. They live in
+// the shared globals (REPL chunks have no separate predeclared scope), so a script may
+// shadow them.
+func (r *Runtime) predeclared() starlark.StringDict {
+	return starlark.StringDict{
+		"ctx":       r.ctx,
+		"portfolio": builtin("portfolio", r.portfolio),
+		"orders":    builtin("orders", r.orders),
+		"sma":       builtin("sma", sma),
+		"ema":       builtin("ema", ema),
+		"rsi":       builtin("rsi", rsi),
+		"sum":       builtin("sum", sum),
+		"round":     builtin("round", round),
+	}
+}
+
+// Start calls on_start(ctx) if the script defines it.
+func (r *Runtime) Start() error {
+	_, err := r.callHook(HookStart, r.ctx)
+	return err
+}
+
+// Stop calls on_stop(ctx) if the script defines it.
+func (r *Runtime) Stop() error {
+	_, err := r.callHook(HookStop, r.ctx)
+	return err
+}
+
+// Exec runs one REPL input on behalf of origin. A lone expression, or a last
+// expression statement, gives the repr of its value ("" for None), as in Python's REPL.
+func (r *Runtime) Exec(origin, code string) (string, error) {
+	if strings.TrimSpace(code) == "" {
+		return "", nil
+	}
+	file, err := fileOptions.Parse(InputFile, code, 0)
+	if err != nil {
+		return "", scriptError(err)
+	}
+
+	stmts := file.Stmts
+	var last syntax.Expr
+	if n := len(stmts); n > 0 {
+		if es, ok := stmts[n-1].(*syntax.ExprStmt); ok {
+			last, stmts = es.X, stmts[:n-1]
+		}
+	}
+
+	var result starlark.Value = starlark.None
+	err = r.run(origin, func(th *starlark.Thread) error {
+		if len(stmts) > 0 {
+			chunk := &syntax.File{Path: file.Path, Stmts: stmts, Options: file.Options}
+			if err := starlark.ExecREPLChunk(chunk, th, r.globals); err != nil {
+				return err
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		v, err := starlark.EvalExprOptions(file.Options, th, last, r.globals)
+		if err == nil {
+			result = v
+		}
+		return err
+	})
+	if err != nil {
+		return "", scriptError(err)
+	}
+	if result == starlark.None {
+		return "", nil
+	}
+	return result.String(), nil
+}
+
+// Step delivers the next bar time: it fills the orders the new bars execute, updates
+// quotes and history, calls on_fill for each fill and on_bar for each bar (unless the
+// hooks are paused). Hook errors become error entries; Step goes on. It returns false
+// when the feed has no more bars.
+func (r *Runtime) Step() bool {
+	if r.done {
+		return false
+	}
+	bars, ok := r.feed.next()
+	if !ok || len(bars) == 0 {
+		r.done = true
+		return false
+	}
+	r.now = bars[0].Time
+	r.bars++
+
+	var fills []Fill
+	for _, b := range bars {
+		fills = append(fills, r.acct.match(b)...)
+		r.observe(b)
+	}
+	for _, f := range fills {
+		r.out.Emit(KindFill, f.Origin, describeFill(f))
+	}
+	for _, f := range fills {
+		r.deliver(HookFill, fillValue(f))
+	}
+	for _, b := range bars {
+		r.deliver(HookBar, barValue(b))
+	}
+	return true
+}
+
+// observe records a bar: history, last price and quote. The quote's bid and ask are
+// the close less and plus the slippage.
+func (r *Runtime) observe(b Bar) {
+	r.history[b.Symbol].add(b)
+	r.acct.mark(b.Symbol, b.Close)
+	spread := b.Close * r.acct.slipBps / 1e4
+	r.quotes[b.Symbol] = Quote{
+		Symbol: b.Symbol, Bid: b.Close - spread, Ask: b.Close + spread,
+		Last: b.Close, Time: b.Time,
+	}
+}
+
+// deliver calls a per-event hook unless the hooks are paused, and turns its failure
+// into an error entry. After MaxHookFailures failures in a row it pauses the hooks.
+func (r *Runtime) deliver(hook string, event starlark.Value) {
+	if r.paused {
+		return
+	}
+	called, err := r.callHook(hook, r.ctx, event)
+	if !called {
+		return
+	}
+	if err == nil {
+		r.failures[hook] = 0
+		return
+	}
+	r.out.Emit(KindError, OriginStrategy, hook+": "+err.Error())
+	r.failures[hook]++
+	if r.failures[hook] >= MaxHookFailures && !r.paused {
+		r.paused = true
+		r.out.Emit(KindError, OriginStrategy, fmt.Sprintf(
+			"%s failed %d times in a row, so the hooks are paused; "+
+				"fix %s (you may redefine it here), then run ctx.resume()",
+			hook, r.failures[hook], hook))
+	}
+}
+
+// callHook calls the global function named hook, if the script defines one.
+func (r *Runtime) callHook(hook string, args ...starlark.Value) (called bool, err error) {
+	fn, ok := r.globals[hook]
+	if !ok || fn == starlark.None {
+		return false, nil
+	}
+	if _, ok := fn.(starlark.Callable); !ok {
+		return true, fmt.Errorf("%s must be a function, got %s", hook, fn.Type())
+	}
+	err = r.run(OriginStrategy, func(th *starlark.Thread) error {
+		_, err := starlark.Call(th, fn, args, nil)
+		return err
+	})
+	if err != nil {
+		return true, scriptError(err)
+	}
+	return true, nil
+}
+
+// run executes fn in a fresh thread on behalf of origin, with the step limit set and
+// Cancel pointed at it.
+func (r *Runtime) run(origin string, fn func(th *starlark.Thread) error) (err error) {
+	th := &starlark.Thread{
+		Name: origin,
+		Print: func(th *starlark.Thread, msg string) {
+			r.out.Emit(KindStdout, originOf(th), msg)
+		},
+	}
+	th.SetLocal(originKey, origin)
+	if limit := r.cfg.Kernel.MaxSteps; limit > 0 {
+		th.SetMaxExecutionSteps(limit)
+		th.OnMaxSteps = func(th *starlark.Thread) {
+			th.Cancel(fmt.Sprintf("step limit of %d exceeded (kernel.max_steps)", limit))
+		}
+	}
+
+	r.running.Store(th)
+	defer r.running.Store(nil)
+	// A Cancel that came before the thread existed still applies to it.
+	if reason := r.cancelled.Load(); reason != nil {
+		th.Cancel(*reason)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return fn(th)
+}
+
+// Cancel stops the Starlark code running now, from any goroutine. The code fails with
+// an error naming reason. It stays in force, stopping any code that starts, until
+// ClearCancel: so a Cancel that lands just before an input's thread starts is not lost.
+func (r *Runtime) Cancel(reason string) {
+	r.cancelled.Store(&reason)
+	if th := r.running.Load(); th != nil {
+		th.Cancel(reason)
+	}
+}
+
+// ClearCancel ends the effect of Cancel, so code that starts from now on runs.
+func (r *Runtime) ClearCancel() { r.cancelled.Store(nil) }
+
+// Snapshot returns the account and market state.
+func (r *Runtime) Snapshot() Snapshot {
+	equity := r.acct.equity()
+	s := Snapshot{
+		MarketTime:  r.now,
+		Equity:      equity,
+		Cash:        r.acct.cash,
+		PnL:         equity - r.acct.capital,
+		Fees:        r.acct.fees,
+		Positions:   r.acct.held(),
+		Quotes:      make([]Quote, 0, len(r.cfg.Instruments)),
+		Bars:        r.bars,
+		FeedDone:    r.done,
+		HooksPaused: r.paused,
+	}
+	for _, o := range r.acct.open {
+		s.OpenOrders = append(s.OpenOrders, *o)
+	}
+	for _, sym := range r.cfg.Instruments {
+		s.Quotes = append(s.Quotes, r.quotes[sym])
+	}
+	return s
+}
+
+// Interval is the wall-clock time between bars; 0 means as fast as possible.
+func (r *Runtime) Interval() time.Duration { return r.cfg.Feed.Interval }
+
+// Config returns the config the runtime was built from.
+func (r *Runtime) Config() *Config { return r.cfg }
+
+// checkSymbol fails for a symbol that is not one of the instruments.
+func (r *Runtime) checkSymbol(sym string) error {
+	if _, ok := r.history[sym]; ok {
+		return nil
+	}
+	return fmt.Errorf("unknown instrument %q; instruments: %s",
+		sym, strings.Join(r.cfg.Instruments, ", "))
+}
+
+func (r *Runtime) quote(sym string) Quote { return r.quotes[sym] }
+
+// place puts an order in the paper broker and makes an order entry naming origin.
+func (r *Runtime) place(origin, sym string, amount, limit float64) (*Order, error) {
+	o, err := r.acct.place(sym, amount, limit, origin, r.now)
+	if err != nil {
+		return nil, err
+	}
+	r.out.Emit(KindOrder, origin, describeOrder(o))
+	return o, nil
+}
+
+// cancel cancels an open order and makes an order entry naming origin.
+func (r *Runtime) cancel(origin, id string) bool {
+	o, ok := r.acct.cancel(id)
+	if ok {
+		r.out.Emit(KindOrder, origin, "cancelled "+describeOrder(o))
+	}
+	return ok
+}
+
+// setTarget cancels the open orders of sym and trades the difference between target
+// and the position. It returns the order, or None when the position is on target.
+func (r *Runtime) setTarget(origin, sym string, target, limit float64) (starlark.Value, error) {
+	for _, o := range r.acct.openOrders(sym) {
+		r.cancel(origin, o.ID)
+	}
+	delta := target - r.acct.position(sym).Quantity
+	if math.Abs(delta) < dust {
+		return starlark.None, nil
+	}
+	o, err := r.place(origin, sym, delta, limit)
+	if err != nil {
+		return nil, err
+	}
+	return orderValue(o), nil
+}
+
+// originOf returns who caused the code running in th.
+func originOf(th *starlark.Thread) string {
+	if s, ok := th.Local(originKey).(string); ok {
+		return s
+	}
+	return OriginStrategy
+}
+
+// scriptErr is a Starlark error as a trader should read it: the backtrace of a runtime
+// error, or file:line:col of a syntax or name-resolution error.
+type scriptErr struct {
+	text  string
+	cause error
+}
+
+func (e *scriptErr) Error() string { return e.text }
+func (e *scriptErr) Unwrap() error { return e.cause }
+
+func scriptError(err error) error {
+	var already *scriptErr
+	if errors.As(err, &already) {
+		return err
+	}
+	var evalErr *starlark.EvalError
+	var list resolve.ErrorList
+	text := err.Error()
+	switch {
+	case errors.As(err, &evalErr):
+		text = evalErr.Backtrace()
+	case errors.As(err, &list):
+		lines := make([]string, len(list))
+		for i, e := range list {
+			lines[i] = e.Error()
+		}
+		text = strings.Join(lines, "\n")
+	}
+	return &scriptErr{text: text, cause: err}
+}
+
+// barHistory keeps the most recent HistoryBars bars of one instrument.
+type barHistory struct {
+	bars []Bar
+}
+
+func (h *barHistory) add(b Bar) {
+	// Let the slice grow to twice the limit, then slide: amortised O(1) per bar.
+	if len(h.bars) >= 2*HistoryBars {
+		n := copy(h.bars, h.bars[len(h.bars)-HistoryBars+1:])
+		h.bars = h.bars[:n]
+	}
+	h.bars = append(h.bars, b)
+}
+
+// last returns up to n of the most recent bars, oldest first.
+func (h *barHistory) last(n int) []Bar {
+	n = min(n, HistoryBars, len(h.bars))
+	return h.bars[len(h.bars)-n:]
+}
+
+type discard struct{}
+
+func (discard) Emit(kind, origin, text string) {}

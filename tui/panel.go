@@ -1,0 +1,121 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/stratd/stratd/kernel"
+)
+
+// Panel sizes: the side panel takes a third of the terminal within these bounds,
+// and is not drawn when the transcript would be left narrower than minTextWidth.
+const (
+	minPanelWidth = 30
+	maxPanelWidth = 56
+	minTextWidth  = 32
+)
+
+// cell is one table cell: its text and an optional style.
+type cell struct {
+	text  string
+	style *lipgloss.Style
+	right bool // right-aligned (numbers)
+}
+
+func num(v float64) cell { return cell{text: fmtNum(v), right: true} }
+
+func signed(v float64) cell {
+	s := pnlStyle(v)
+	text := fmtNum(v)
+	if v > 0 {
+		text = "+" + text
+	}
+	return cell{text: text, style: &s, right: true}
+}
+
+// panelLines renders positions, open orders and quotes as small tables, each line
+// at most width cells; it returns at most height lines.
+func panelLines(st kernel.Status, width, height int) []string {
+	acct := st.Account
+	var lines []string
+
+	lines = append(lines, styleHeading.Render("Positions"))
+	rows := [][]cell{{{text: "SYM"}, {text: "QTY", right: true}, {text: "AVG", right: true},
+		{text: "LAST", right: true}, {text: "UPNL", right: true}}}
+	for _, p := range acct.Positions {
+		if p.Quantity == 0 {
+			continue
+		}
+		rows = append(rows, []cell{{text: sanitize(p.Symbol)}, num(p.Quantity),
+			num(p.AvgPrice), num(p.LastPrice), signed(p.UnrealizedPnL)})
+	}
+	lines = append(lines, table(rows, "no positions")...)
+
+	lines = append(lines, "", styleHeading.Render("Open orders"))
+	rows = [][]cell{{{text: "ID"}, {text: "SIDE"}, {text: "SYM"}, {text: "QTY", right: true},
+		{text: "PRICE", right: true}}}
+	for _, o := range acct.OpenOrders {
+		price := num(o.Price)
+		if o.Price == 0 {
+			price = cell{text: "mkt", right: true}
+		}
+		rows = append(rows, []cell{{text: sanitize(o.ID)}, {text: sanitize(o.Side)},
+			{text: sanitize(o.Symbol)}, num(o.Quantity), price})
+	}
+	lines = append(lines, table(rows, "no open orders")...)
+
+	lines = append(lines, "", styleHeading.Render("Quotes"))
+	rows = [][]cell{{{text: "SYM"}, {text: "BID", right: true}, {text: "ASK", right: true},
+		{text: "LAST", right: true}}}
+	for _, q := range acct.Quotes {
+		rows = append(rows, []cell{{text: sanitize(q.Symbol)}, num(q.Bid), num(q.Ask),
+			num(q.Last)})
+	}
+	lines = append(lines, table(rows, "no quotes yet")...)
+
+	lines = append(lines, "", styleDim.Render("cash "+fmtMoney(acct.Cash)))
+
+	if len(lines) > height {
+		lines = lines[:max(0, height)]
+	}
+	for i, l := range lines {
+		lines[i] = fit(l, width)
+	}
+	return lines
+}
+
+// table lays rows out in columns one space apart; the first row is the heading.
+// With no data rows it shows empty instead.
+func table(rows [][]cell, empty string) []string {
+	if len(rows) < 2 {
+		return []string{styleDim.Render(empty)}
+	}
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], ansi.StringWidth(c.text))
+		}
+	}
+	out := make([]string, 0, len(rows))
+	for r, row := range rows {
+		parts := make([]string, len(row))
+		for i, c := range row {
+			gap := strings.Repeat(" ", widths[i]-ansi.StringWidth(c.text))
+			text := c.text
+			switch {
+			case r == 0:
+				text = styleDim.Render(text)
+			case c.style != nil:
+				text = c.style.Render(text)
+			}
+			if c.right {
+				parts[i] = gap + text
+			} else {
+				parts[i] = text + gap
+			}
+		}
+		out = append(out, strings.TrimRight(strings.Join(parts, " "), " "))
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package tui
+
+import (
+	"hash/fnv"
+	"image/color"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Colours use the 16 basic ANSI colours so they read on light and dark terminals
+// alike; Bubble Tea downsamples them further when the terminal has fewer.
+var (
+	colorRed     = lipgloss.Color("1")
+	colorGreen   = lipgloss.Color("2")
+	colorYellow  = lipgloss.Color("3")
+	colorBlue    = lipgloss.Color("4")
+	colorMagenta = lipgloss.Color("5")
+	colorCyan    = lipgloss.Color("6")
+)
+
+var (
+	styleTitle    = lipgloss.NewStyle().Reverse(true).Bold(true)
+	styleTitleRO  = lipgloss.NewStyle().Reverse(true).Bold(true).Foreground(colorYellow)
+	styleDim      = lipgloss.NewStyle().Faint(true)
+	styleSystem   = lipgloss.NewStyle().Faint(true).Italic(true)
+	styleError    = lipgloss.NewStyle().Foreground(colorRed)
+	styleStopped  = lipgloss.NewStyle().Foreground(colorRed).Bold(true)
+	styleWarn     = lipgloss.NewStyle().Foreground(colorYellow)
+	styleOrder    = lipgloss.NewStyle().Foreground(colorYellow).Bold(true)
+	styleFill     = lipgloss.NewStyle().Foreground(colorCyan).Bold(true)
+	styleGain     = lipgloss.NewStyle().Foreground(colorGreen)
+	styleLoss     = lipgloss.NewStyle().Foreground(colorRed)
+	stylePrompt   = lipgloss.NewStyle().Foreground(colorBlue).Bold(true)
+	styleHeading  = lipgloss.NewStyle().Bold(true).Underline(true)
+	styleSelected = lipgloss.NewStyle().Reverse(true)
+)
+
+// originColors colour people's names so a shared transcript reads like a chat.
+// Yellow and red are left for orders and errors.
+var originColors = []color.Color{
+	colorGreen, colorBlue, colorMagenta, colorCyan,
+	lipgloss.Color("10"), lipgloss.Color("12"), lipgloss.Color("13"), lipgloss.Color("14"),
+}
+
+// originStyle returns the style for a person's name; the same name always gets the
+// same colour, in every session.
+func originStyle(name string) lipgloss.Style {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	c := originColors[h.Sum32()%uint32(len(originColors))]
+	return lipgloss.NewStyle().Foreground(c).Bold(true)
+}
+
+// pnlStyle colours a profit green and a loss red.
+func pnlStyle(v float64) lipgloss.Style {
+	switch {
+	case v > 0:
+		return styleGain
+	case v < 0:
+		return styleLoss
+	}
+	return lipgloss.NewStyle()
+}
+
+// sanitize makes kernel text safe to draw: anyone attached can print, so escape
+// sequences and control characters are removed rather than sent to every terminal.
+// Tabs become four spaces and line ends are normalised to "\n".
+func sanitize(s string) string {
+	if !needsSanitizing(s) {
+		return s
+	}
+	s = ansi.Strip(s)
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\t", "    ")
+	return strings.Map(func(r rune) rune {
+		if r == '\n' {
+			return r
+		}
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func needsSanitizing(s string) bool {
+	for _, r := range s {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
+// fit cuts a styled line to at most width cells.
+func fit(line string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(line) <= width {
+		return line
+	}
+	return ansi.Truncate(line, width, "…")
+}
+
+// pad cuts or fills a styled line to exactly width cells.
+func pad(line string, width int) string {
+	line = fit(line, width)
+	if n := width - ansi.StringWidth(line); n > 0 {
+		line += strings.Repeat(" ", n)
+	}
+	return line
+}
+
+// fmtMoney formats an amount with thousands separators and two decimals.
+func fmtMoney(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if sign == "-" && strings.Trim(whole+frac, "0") == "" {
+		sign = "" // no "-0.00"
+	}
+	return sign + b.String() + "." + frac
+}
+
+// fmtSigned is fmtMoney with an explicit "+" on gains.
+func fmtSigned(v float64) string {
+	s := fmtMoney(v)
+	if !strings.HasPrefix(s, "-") && s != "0.00" {
+		s = "+" + s
+	}
+	return s
+}
+
+// fmtNum formats a price or quantity compactly: two decimals from 1 up, six below,
+// without trailing zeros.
+func fmtNum(v float64) string {
+	decimals := 2
+	if v > -1 && v < 1 {
+		decimals = 6
+	}
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}

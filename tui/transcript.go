@@ -1,0 +1,227 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/stratd/stratd/kernel"
+)
+
+// defaultMaxEntries bounds the transcript a Model keeps: older lines are dropped
+// (they stay in the kernel's history and journal).
+const defaultMaxEntries = 5000
+
+// noteKind is the kind of a line the TUI writes itself. Notes are local to one
+// session and never part of the kernel's transcript.
+type noteKind int
+
+const (
+	noteNone    noteKind = iota // the item is a kernel entry
+	noteInfo                    // dim: exec errors, hints
+	noteSkipped                 // dim: entries missed by a slow subscriber
+	noteStopped                 // red: the kernel has stopped
+)
+
+// item is one entry of the transcript with its rendering cached for one width.
+type item struct {
+	entry kernel.Entry
+	note  noteKind
+
+	width int      // width lines were rendered for; 0 = not yet
+	lines []string // rendered, styled, each at most width cells
+}
+
+// render returns the item's lines for width, rendering only when the width changed.
+func (it *item) render(width int) []string {
+	if it.width != width || it.lines == nil {
+		it.lines = renderItem(it, width)
+		it.width = width
+	}
+	return it.lines
+}
+
+// transcript is the scrollable body: a bounded list of items, viewed from the
+// bottom. Rendering walks back from the newest item only as far as the view needs,
+// so a keystroke never re-renders the history.
+type transcript struct {
+	items []*item
+	max   int
+
+	offset int // lines scrolled up from the bottom; 0 follows new output
+	unseen int // lines that arrived below the view while scrolled up
+}
+
+// add appends an item. When the view is scrolled up it stays where it is.
+func (t *transcript) add(it *item, width int) {
+	t.items = append(t.items, it)
+	if t.offset > 0 {
+		n := len(it.render(width))
+		t.offset += n
+		t.unseen += n
+	}
+	if limit := t.limit(); len(t.items) > limit+limit/4 {
+		// Trim in batches so appending stays amortised O(1).
+		drop := len(t.items) - limit
+		clear(t.items[:drop])
+		t.items = append([]*item(nil), t.items[drop:]...)
+	}
+}
+
+func (t *transcript) limit() int {
+	if t.max > 0 {
+		return t.max
+	}
+	return defaultMaxEntries
+}
+
+// window returns the lines to show in a body of width×height, top-aligned when the
+// transcript is shorter than the body. It clamps the scroll offset as a side effect.
+func (t *transcript) window(width, height int) []string {
+	if height <= 0 || width <= 0 {
+		return nil
+	}
+	need := t.offset + height
+	var chunks [][]string
+	have := 0
+	for i := len(t.items) - 1; i >= 0 && have < need; i-- {
+		lines := t.items[i].render(width)
+		chunks = append(chunks, lines)
+		have += len(lines)
+	}
+	if have < need {
+		t.offset = max(0, have-height)
+		if t.offset == 0 {
+			t.unseen = 0
+		}
+	}
+
+	flat := make([]string, 0, have)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		flat = append(flat, chunks[i]...)
+	}
+	end := len(flat) - t.offset
+	start := max(0, end-height)
+	return flat[start:end]
+}
+
+// scroll moves the view by delta lines (positive is up, into the past).
+func (t *transcript) scroll(delta, width, height int) {
+	t.offset = max(0, t.offset+delta)
+	t.window(width, height) // clamps at the top
+	if t.offset == 0 {
+		t.unseen = 0
+	}
+}
+
+// follow returns to the bottom, following new output again.
+func (t *transcript) follow() {
+	t.offset = 0
+	t.unseen = 0
+}
+
+// renderItem renders an entry or note as styled lines at most width cells wide.
+func renderItem(it *item, width int) []string {
+	if width <= 0 {
+		return []string{""}
+	}
+	if it.note != noteNone {
+		return renderNote(it.note, it.entry.Text, width)
+	}
+
+	e := it.entry
+	text := strings.TrimSuffix(sanitize(e.Text), "\n")
+	origin := sanitize(e.Origin)
+	switch e.Kind {
+	case kernel.KindInput:
+		return renderInput(origin, text, width)
+	case kernel.KindResult, kernel.KindStdout:
+		return wrapStyled(text, width, lipgloss.NewStyle())
+	case kernel.KindError:
+		return wrapStyled(text, width, styleError)
+	case kernel.KindLog:
+		return wrapStyled("["+origin+"] "+text, width, styleDim)
+	case kernel.KindOrder:
+		return renderLabelled("order", origin, text, width, styleOrder)
+	case kernel.KindFill:
+		return renderLabelled("fill", origin, text, width, styleFill)
+	case kernel.KindSystem:
+		if origin != "" && origin != kernel.OriginSystem && !strings.Contains(text, origin) {
+			text += " (" + origin + ")"
+		}
+		return wrapStyled("· "+text, width, styleSystem)
+	}
+	return wrapStyled(string(e.Kind)+" "+origin+": "+text, width, styleDim)
+}
+
+func renderNote(kind noteKind, text string, width int) []string {
+	switch kind {
+	case noteStopped:
+		return wrapStyled(text, width, styleStopped)
+	case noteSkipped:
+		return wrapStyled(text, width, styleWarn.Faint(true))
+	}
+	return wrapStyled(text, width, styleDim)
+}
+
+// renderInput shows who typed what: "alice >>> code", then "alice ... more" for
+// each further line of a block.
+func renderInput(origin, code string, width int) []string {
+	name := originStyle(origin)
+	var out []string
+	for i, line := range strings.Split(code, "\n") {
+		prompt := ">>> "
+		if i > 0 {
+			prompt = "... "
+		}
+		head := origin + " " + prompt
+		for j, piece := range wrapPlain(head+line, width) {
+			if j == 0 && strings.HasPrefix(piece, head) {
+				piece = name.Render(origin) + " " + stylePrompt.Render(prompt) + piece[len(head):]
+			}
+			out = append(out, piece)
+		}
+	}
+	return out
+}
+
+// renderLabelled renders orders and fills: "order alice: buy 1 BTCUSDT", the label
+// and origin highlighted so every trade can be traced to whoever caused it.
+func renderLabelled(label, origin, text string, width int, style lipgloss.Style) []string {
+	head := label + " " + origin + ":"
+	var out []string
+	for i, piece := range wrapPlain(head+" "+text, width) {
+		if i == 0 && strings.HasPrefix(piece, head) {
+			piece = style.Render(head) + style.UnsetBold().Render(piece[len(head):])
+		} else {
+			piece = style.UnsetBold().Render(piece)
+		}
+		out = append(out, piece)
+	}
+	return out
+}
+
+// wrapStyled wraps plain text to width and styles each line on its own, so no
+// escape sequence spans a line break.
+func wrapStyled(text string, width int, style lipgloss.Style) []string {
+	lines := wrapPlain(text, width)
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = style.Render(l)
+		}
+	}
+	return lines
+}
+
+// wrapPlain splits text into lines and hard-wraps each to width cells.
+func wrapPlain(text string, width int) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if ansi.StringWidth(line) <= width {
+			out = append(out, line)
+			continue
+		}
+		out = append(out, strings.Split(ansi.Hardwrap(line, width, true), "\n")...)
+	}
+	return out
+}

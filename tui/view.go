@@ -1,0 +1,205 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// layout is how the screen's rows and columns are shared out.
+type layout struct {
+	header int // header lines shown: 2, or fewer on a tiny terminal
+	body   int // transcript rows
+	hint   int // 1 when the hint line is shown
+	input  int // input rows: the block's lines and the edited line
+
+	textW  int // transcript width
+	panelW int // side panel width; 0 when the panel is hidden
+}
+
+func (m *Model) layout() layout {
+	w, h := max(0, m.width), max(0, m.height)
+	l := layout{header: 2, hint: 1, input: min(len(m.block)+1, max(1, h/3))}
+	l.body = h - l.header - l.hint - l.input
+	if l.body < 0 {
+		// Too short for everything: give up the header's second line, the hint and
+		// the title, in that order, and keep the input line to the last.
+		l.body = 0
+		for l.header+l.hint+l.input > h {
+			switch {
+			case l.header == 2:
+				l.header = 1
+			case l.hint == 1:
+				l.hint = 0
+			case l.header == 1:
+				l.header = 0
+			default:
+				l.input--
+			}
+		}
+	}
+
+	l.textW = w
+	if m.panel && w-minPanelWidth-1 >= minTextWidth {
+		l.panelW = min(maxPanelWidth, max(minPanelWidth, w/3))
+		l.textW = w - l.panelW - 1
+	}
+	return l
+}
+
+// View draws the whole screen: exactly Height lines, none wider than Width.
+func (m *Model) View() tea.View {
+	content, cursor := m.render()
+	v := tea.NewView(content)
+	v.AltScreen = true
+	v.Cursor = cursor
+	if m.status.Name != "" {
+		v.WindowTitle = "stratd · " + sanitize(m.status.Name)
+	}
+	return v
+}
+
+func (m *Model) render() (string, *tea.Cursor) {
+	if m.width <= 0 || m.height <= 0 {
+		return "", nil
+	}
+	l := m.layout()
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.header(m.width)[:l.header]...)
+	lines = append(lines, m.body(l)...)
+	if l.hint == 1 {
+		lines = append(lines, m.hintLine())
+	}
+	input, cursorX := m.inputLines(l.input)
+	cursorY := len(lines) + len(input) - 1
+	lines = append(lines, input...)
+	for i, line := range lines {
+		lines[i] = fit(line, m.width)
+	}
+
+	var cursor *tea.Cursor
+	if m.canType() && len(input) > 0 {
+		cursor = tea.NewCursor(min(cursorX, m.width-1), cursorY)
+	}
+	return strings.Join(lines, "\n"), cursor
+}
+
+// body returns exactly l.body lines: the transcript (or the help) and the panel.
+func (m *Model) body(l layout) []string {
+	if l.body == 0 {
+		return nil
+	}
+	var left, right []string
+	if m.help {
+		left = helpLines(m.readOnly())
+	} else {
+		left = m.tr.window(l.textW, l.body)
+	}
+	if l.panelW > 0 {
+		right = panelLines(m.status, l.panelW, l.body)
+	}
+
+	out := make([]string, l.body)
+	for i := range out {
+		var s string
+		if i < len(left) {
+			s = left[i]
+		}
+		if l.panelW > 0 {
+			s = pad(s, l.textW) + styleDim.Render("│")
+			if i < len(right) {
+				s += right[i]
+			}
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// hintLine is the line between the transcript and the input: completions, a
+// message, or the keys to remember.
+func (m *Model) hintLine() string {
+	var parts []string
+	if m.tr.offset > 0 {
+		s := "scrolled up · PgDn to follow"
+		if m.tr.unseen > 0 {
+			s = fmt.Sprintf("↓ %d new %s · PgDn to follow",
+				m.tr.unseen, plural(uint64(m.tr.unseen), "line", "lines"))
+		}
+		parts = append(parts, styleWarn.Render(s))
+	}
+	switch {
+	case len(m.cands) > 0:
+		parts = append(parts, strings.Join(m.cands, "  "))
+	case m.flash != "":
+		parts = append(parts, styleWarn.Render(m.flash))
+	case m.stopped:
+		parts = append(parts, styleStopped.Render("kernel stopped · Ctrl+D to leave"))
+	case m.readOnly():
+		parts = append(parts, styleWarn.Render(readOnlyHint))
+	case len(m.block) > 0:
+		parts = append(parts, styleDim.Render("a blank line runs the block · Ctrl+C drops it"))
+	default:
+		parts = append(parts, styleDim.Render(
+			"? help · Ctrl+D detach · F2 panel · PgUp/PgDn scroll"))
+	}
+	return strings.Join(parts, styleDim.Render(" · "))
+}
+
+// inputLines renders the last n lines of the input area: the block typed so far,
+// then the edited line. It returns the cursor's column on the last line.
+func (m *Model) inputLines(n int) ([]string, int) {
+	if n <= 0 {
+		return nil, 0
+	}
+	prompt := func(i int) string {
+		if i == 0 {
+			return ">>> "
+		}
+		return "... "
+	}
+	lines := make([]string, 0, len(m.block)+1)
+	for i, b := range m.block {
+		lines = append(lines, stylePrompt.Render(prompt(i))+b)
+	}
+
+	p := prompt(len(m.block))
+	var last string
+	cursorX := 0
+	if m.canType() {
+		text, x := m.ed.render(m.width - len(p))
+		last, cursorX = stylePrompt.Render(p)+text, len(p)+x
+	} else {
+		last = styleDim.Render(p)
+	}
+	lines = append(lines, last)
+	return lines[max(0, len(lines)-n):], cursorX
+}
+
+var helpKeys = [][2]string{
+	{"Enter", "run the line; a block (def, if, for…) runs after a blank line"},
+	{"Up / Down", "walk your input history"},
+	{"Tab", "complete names and ctx. members; indents at the start of a line"},
+	{"Ctrl+C", "interrupt the running input, or clear the line"},
+	{"Ctrl+D", "on an empty line: detach (the kernel keeps running)"},
+	{"PgUp / PgDn", "scroll the transcript"},
+	{"F2 / Ctrl+P", "show or hide positions, orders and quotes"},
+	{"← → Home End", "move in the line (also Ctrl+A, Ctrl+E, Alt+B, Alt+F)"},
+	{"Ctrl+U / K / W", "delete to the start, to the end, the word before"},
+	{"?", "on an empty line: show or hide this help (Esc closes it)"},
+}
+
+// helpLines is the help overlay drawn over the transcript.
+func helpLines(readOnly bool) []string {
+	lines := []string{styleHeading.Render("Keys"), ""}
+	for _, k := range helpKeys {
+		lines = append(lines, "  "+stylePrompt.Render(fmt.Sprintf("%-15s", k[0]))+" "+k[1])
+	}
+	lines = append(lines, "")
+	if readOnly {
+		lines = append(lines, styleWarn.Render("  You are a viewer: "+readOnlyHint+"."))
+	}
+	lines = append(lines, styleDim.Render("  Only `kernel stop` stops a kernel; leaving never does."))
+	return lines
+}
