@@ -140,7 +140,6 @@ func newKernelStopCmd(a *app) *cobra.Command {
 				return fmt.Errorf("the daemon said %s stopped but its connection file %s "+
 					"is still there", cf.Name, cf.Path)
 			}
-			fmt.Fprintf(a.stdout, "kernel %s stopped\n", cf.Name)
 			return nil
 		},
 	}

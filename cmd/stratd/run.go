@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/keys"
 	"github.com/stratd/stratd/strategy"
 )
 
@@ -71,8 +73,10 @@ func (a *app) printHints(k *kernel.Kernel, d *daemon) {
 		k.Status().Strategy, d.addr)
 	fmt.Fprintf(w, "Connection file: %s\n", d.reg.ConnFile(name))
 	fmt.Fprintf(w, "  attach:  stratd connect%s %s\n", home, name)
-	fmt.Fprintf(w, "  ssh:     ssh -p %s -t %s attach %s   (any key in %s)\n",
-		port(d.addr), host(d.addr), name, d.store.AuthorizedKeysPath())
+	// The client key is always authorized; keys of ~/.ssh are only when they were
+	// there on first start, so name the key that surely works.
+	fmt.Fprintf(w, "  ssh:     ssh -i %s -p %s -t %s attach %s\n",
+		shellQuote(filepath.Join(a.home, keys.ClientKeyFile)), port(d.addr), host(d.addr), name)
 	fmt.Fprintf(w, "  run:     stratd exec%s %s 'portfolio()'\n", home, name)
 	fmt.Fprintf(w, "  list:    stratd kernel list%s\n", home)
 	fmt.Fprintf(w, "  stop:    stratd kernel stop%s %s\n", home, name)
