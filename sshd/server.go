@@ -192,30 +192,27 @@ func (s *Server) isClosed() bool {
 // Close closes the listener and every connection, and waits until every session
 // has ended. Kernels keep running: they belong to the registry.
 func (s *Server) Close() error {
-	return s.Shutdown(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Shutdown(ctx)
 }
 
-// Shutdown closes the listener and every connection, then waits until every
-// session has ended or ctx is done. Sessions end promptly once their connection is
-// gone: commands and UIs follow the session's context.
+// Shutdown stops accepting connections and lets the sessions under way finish until
+// ctx is done (so a `kernel stop` that emptied the daemon still gets its answer),
+// then closes every connection and waits for their sessions, which end promptly once
+// their connection is gone: commands and UIs follow the session's context.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	ln := s.ln
 	s.mu.Unlock()
 
-	err := s.ssh.Close()
+	var err error
 	if ln != nil {
-		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
-			err = cerr
+		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+			err = fmt.Errorf("close ssh listener: %w", cerr)
 		}
 	}
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		err = fmt.Errorf("close ssh listener: %w", err)
-	} else {
-		err = nil
-	}
-
 	done := make(chan struct{})
 	go func() {
 		s.sessions.Wait()
@@ -223,10 +220,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return err
 	case <-ctx.Done():
-		return fmt.Errorf("wait for ssh sessions: %w", ctx.Err())
 	}
+	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+		err = fmt.Errorf("close ssh connections: %w", cerr)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		if err == nil {
+			err = errors.New("some ssh sessions did not end within 5s of their connection closing")
+		}
+	}
+	return err
 }
 
 // enter counts a new session, or returns false once the server is closing.

@@ -17,8 +17,9 @@ import (
 	"github.com/stratd/stratd/sshd"
 )
 
-// shutdownGrace is how long sessions get to finish when the daemon stops.
-const shutdownGrace = 3 * time.Second
+// shutdownGrace is how long sessions get to finish when the daemon stops, before
+// their connections are closed.
+const shutdownGrace = time.Second
 
 // daemon is a registry of kernels served over SSH.
 type daemon struct {
@@ -110,7 +111,7 @@ func (d *daemon) close() {
 	d.reg.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := d.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("ssh server shutdown", "err", err)
 	}
 }
