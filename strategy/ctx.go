@@ -34,7 +34,9 @@ var CtxDocs = map[string]string{
 	"pause":             "ctx.pause(): stop delivering bars and fills to the hooks",
 	"resume":            "ctx.resume(): deliver bars and fills to the hooks again",
 	"is_running":        "ctx.is_running(): True unless the hooks are paused",
-	"log":               "ctx.log(msg, ...): write a log entry",
+	"is_restart": "ctx.is_restart(): True when the kernel resumed a restored account " +
+		"after a daemon restart, False on a first start",
+	"log": "ctx.log(msg, ...): write a log entry",
 }
 
 // ctxValue is the Starlark ctx object handed to hooks and predeclared for the REPL.
@@ -115,6 +117,7 @@ func newCtx(r *Runtime) *ctxValue {
 		"pause":               c.pause,
 		"resume":              c.resume,
 		"is_running":          c.isRunning,
+		"is_restart":          c.isRestart,
 		"log":                 c.log,
 	}
 	c.members = make(map[string]*starlark.Builtin, len(fns))
@@ -364,6 +367,14 @@ func (c *ctxValue) isRunning(_ *starlark.Thread, args starlark.Tuple,
 		return nil, err
 	}
 	return starlark.Bool(!c.r.paused), nil
+}
+
+func (c *ctxValue) isRestart(_ *starlark.Thread, args starlark.Tuple,
+	kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackPositionalArgs("is_restart", args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	return starlark.Bool(c.r.restart), nil
 }
 
 func (c *ctxValue) log(th *starlark.Thread, args starlark.Tuple,

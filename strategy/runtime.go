@@ -71,6 +71,7 @@ type Runtime struct {
 	bars     int64     // bar times delivered
 	done     bool      // the feed has no more bars
 	paused   bool      // hooks get no bars or fills (ctx.pause)
+	restart  bool      // the account was restored: ctx.is_restart()
 	failures map[string]int
 
 	// running is the thread executing Starlark now, if any; Cancel reads it from
@@ -337,6 +338,11 @@ func (r *Runtime) Cancel(reason string) {
 		th.Cancel(reason)
 	}
 }
+
+// MarkRestart makes ctx.is_restart() true: the kernel calls it before Start when it
+// resumes a strategy whose account was restored, so on_start can tell a restart from
+// a first start.
+func (r *Runtime) MarkRestart() { r.restart = true }
 
 // ClearCancel ends the effect of Cancel, so code that starts from now on runs.
 func (r *Runtime) ClearCancel() { r.cancelled.Store(nil) }
