@@ -32,7 +32,7 @@ func ensurePrivateKey(path, what, comment, hint string, lg *log.Logger) (ssh.Sig
 		lg.Info("created "+what, "path", path)
 	} else if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
-	} else if err := fixMode(path, lg); err != nil {
+	} else if err := checkSecretMode(path); err != nil {
 		return nil, err
 	}
 
@@ -90,24 +90,20 @@ func ensurePublicKeyFile(path string, signer ssh.Signer, comment string, lg *log
 	return nil
 }
 
-// fixMode narrows a secret file's permissions to 0600 when group or others
-// may access it, and says so: key material must not be readable by others,
-// and stratd can repair that itself rather than refuse to start.
-func fixMode(path string, lg *log.Logger) error {
+// checkSecretMode refuses a secret file (a private key, authorized_keys) that
+// group or others may access, and says how to fix it. stratd does not narrow
+// the mode itself: a key others could read may already be copied, and the
+// person should know that rather than have it hidden by a silent chmod.
+func checkSecretMode(path string) error {
 	info, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("check permissions of %s: %w", path, err)
+		return fmt.Errorf("keys: check permissions of %s: %w", path, err)
 	}
-	mode := info.Mode().Perm()
-	if mode&0o077 == 0 {
-		return nil
+	if mode := info.Mode().Perm(); mode&0o077 != 0 {
+		return fmt.Errorf("keys: %s has mode %04o, so others may read or change it; "+
+			"fix it with `chmod 600 %s` (and replace the key if others may have "+
+			"copied it)", path, mode, shellQuote(path))
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return fmt.Errorf("%s has mode %04o and could not be narrowed to 0600: %w",
-			path, mode, err)
-	}
-	lg.Warn("file was accessible to others; changed its mode to 0600",
-		"path", path, "was", fmt.Sprintf("%04o", mode))
 	return nil
 }
 

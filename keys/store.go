@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
 
 	"charm.land/log/v2"
 	"golang.org/x/crypto/ssh"
@@ -42,6 +43,7 @@ type Store struct {
 	mu      sync.Mutex               // protects the fields below
 	stat    os.FileInfo              // authorized_keys as last loaded; nil: load again
 	byKey   map[string]AuthorizedKey // first line of each key, by its wire form
+	loaded  bool                     // byKey was loaded once; later loads log changes
 	problem string                   // last load failure logged, to log it only once
 }
 
@@ -51,10 +53,10 @@ type Store struct {
 // local client key and the user's ~/.ssh/*.pub keys (from $HOME), all as
 // admin, and the log lists them.
 //
-// A private key or authorized_keys file that group or others may read is
-// narrowed to mode 0600 with a warning rather than refused: stratd can repair
-// that itself. A private key file that cannot be parsed is an error that says
-// to remove it. logger may be nil.
+// Ensure refuses a home that group or others may access (it must be 0700),
+// and a private key or authorized_keys file they may access (it must be
+// 0600): the error says which chmod fixes it. A private key file that cannot
+// be parsed is an error that says to remove it. logger may be nil.
 func Ensure(home string, logger *log.Logger) (*Store, error) {
 	if logger == nil {
 		logger = log.New(io.Discard)
@@ -68,7 +70,7 @@ func Ensure(home string, logger *log.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: resolve home %s: %w", home, err)
 	}
-	if err := ensureHome(home, lg); err != nil {
+	if err := ensureHome(home); err != nil {
 		return nil, err
 	}
 
@@ -96,14 +98,15 @@ func Ensure(home string, logger *log.Logger) (*Store, error) {
 
 	// Load now so a bad line is reported at start, not at the first login.
 	s.mu.Lock()
-	s.refreshLocked()
+	s.refreshLocked(false)
 	s.mu.Unlock()
 	return s, nil
 }
 
-// ensureHome creates the home folder, or warns when an existing one lets
-// others replace files in it.
-func ensureHome(home string, lg *log.Logger) error {
+// ensureHome creates the home folder with mode 0700, or refuses an existing one
+// that group or others may access: they could read the keys in it or replace
+// authorized_keys.
+func ensureHome(home string) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("keys: create home %s: %w", home, err)
 	}
@@ -111,11 +114,28 @@ func ensureHome(home string, lg *log.Logger) error {
 	if err != nil {
 		return fmt.Errorf("keys: check home %s: %w", home, err)
 	}
-	if info.Mode().Perm()&0o022 != 0 {
-		lg.Warn("home folder is writable by others, who could replace authorized_keys; "+
-			"run chmod 700 on it", "path", home)
+	if !info.IsDir() {
+		return fmt.Errorf("keys: stratd home %s is not a folder", home)
+	}
+	if mode := info.Mode().Perm(); mode&0o077 != 0 {
+		return fmt.Errorf("keys: stratd home %s has mode %04o, so others may read its "+
+			"keys or replace authorized_keys; fix it with `chmod 700 %s`",
+			home, mode, shellQuote(home))
 	}
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it, so a printed command
+// works when pasted.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("/._-+=:@%,", r)
+	}
+	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !safe(r) }) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // userAtHost names the local user for the client key's comment.
@@ -161,7 +181,7 @@ func (s *Store) ensureAuthorizedKeys(owner string) error {
 	path := s.AuthorizedKeysPath()
 	_, err := os.Stat(path)
 	if err == nil {
-		return fixMode(path, s.log)
+		return checkSecretMode(path)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("keys: check %s: %w", path, err)
@@ -284,7 +304,7 @@ func (s *Store) Lookup(key ssh.PublicKey) (Identity, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	s.refreshLocked()
+	s.refreshLocked(true)
 	k, ok := s.byKey[string(key.Marshal())]
 	if !ok {
 		return Identity{}, false
@@ -292,9 +312,20 @@ func (s *Store) Lookup(key ssh.PublicKey) (Identity, bool) {
 	return k.Identity(), true
 }
 
+// Refresh reads authorized_keys again if it changed since it was last read,
+// and logs every key that was added, removed or given another role by a
+// change made outside this Store (another process, an editor). A daemon calls
+// it now and then so such changes are logged, and acted on, promptly.
+func (s *Store) Refresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshLocked(true)
+}
+
 // refreshLocked loads authorized_keys again if it changed since the last
-// load. s.mu must be held.
-func (s *Store) refreshLocked() {
+// load; with logChanges, each key added, removed or changed is logged. s.mu
+// must be held.
+func (s *Store) refreshLocked(logChanges bool) {
 	path := s.AuthorizedKeysPath()
 	info, err := os.Stat(path)
 	if err == nil && s.stat != nil && sameVersion(info, s.stat) {
@@ -328,8 +359,48 @@ func (s *Store) refreshLocked() {
 			byKey[wire] = k
 		}
 	}
-	s.stat, s.byKey = info, byKey
-	s.log.Info("loaded authorized_keys", "path", path, "keys", len(byKey))
+
+	switch {
+	case !s.loaded:
+		counts := CountRoles(found)
+		s.log.Info("loaded authorized_keys", "path", path, "admin", counts[Admin],
+			"operator", counts[Operator], "viewer", counts[Viewer])
+	case logChanges:
+		s.logChanges(s.byKey, byKey)
+	}
+	s.stat, s.byKey, s.loaded = info, byKey, true
+}
+
+// logChanges logs, one line each, the keys added, removed or given another role
+// between two loads of authorized_keys.
+func (s *Store) logChanges(before, after map[string]AuthorizedKey) {
+	const why = "authorized_keys changed outside this daemon"
+	for wire, k := range after {
+		old, ok := before[wire]
+		switch {
+		case !ok:
+			s.log.Info("key added", "name", k.Name, "role", k.Role,
+				"fingerprint", k.Fingerprint, "by", why)
+		case old.Role != k.Role || old.Name != k.Name:
+			s.log.Info("key changed", "name", k.Name, "role", k.Role, "was", old.Role,
+				"was_name", old.Name, "fingerprint", k.Fingerprint, "by", why)
+		}
+	}
+	for wire, k := range before {
+		if _, ok := after[wire]; !ok {
+			s.log.Info("key removed", "name", k.Name, "role", k.Role,
+				"fingerprint", k.Fingerprint, "by", why)
+		}
+	}
+}
+
+// CountRoles counts keys by role.
+func CountRoles(keys []AuthorizedKey) map[Role]int {
+	counts := make(map[Role]int, 3)
+	for _, k := range keys {
+		counts[k.Role]++
+	}
+	return counts
 }
 
 // readWithInfo reads a file and returns the file information of the very
@@ -372,77 +443,114 @@ func (s *Store) List() ([]AuthorizedKey, error) {
 	return found, errors.Join(bad...)
 }
 
-// Add authorizes the public key in line (authorized_keys form, such as the
-// contents of a .pub file; options in front are allowed) with role. A role of
-// 0 takes the line's own role option, or Operator.
-//
-// Adding a key that is already authorized does not add a second line: the
-// existing line gets the new role, and the new comment when line has one;
+// NewKey is a key to authorize with Store.Add.
+type NewKey struct {
+	// Line is the public key in authorized_keys form, such as the contents of a
+	// .pub file; options in front (role=…) are allowed.
+	Line string
+	// Role is the key's role. 0 takes the line's role option, else the role the
+	// key already has, else Operator.
+	Role Role
+	// Name, when set, replaces the line's comment: it is the name others see.
+	Name string
+}
+
+// Add authorizes a key and returns its entry, and whether the key was already
+// there. Adding a key that is already authorized does not add a second line:
+// the existing line gets the new role, and the new name when there is one;
 // its other options stay. Add refuses to change a file with bad lines, and
 // names them, so they get fixed first.
-func (s *Store) Add(line string, role Role) (AuthorizedKey, error) {
-	line = strings.TrimSpace(line)
-	if line == "" {
-		return AuthorizedKey{}, errors.New("add key: no public key given")
-	}
-	if strings.ContainsAny(line, "\r\n") {
-		return AuthorizedKey{}, errors.New("add key: the text has several lines; " +
-			"add one key at a time")
-	}
-	added, err := parseKeyLine(line)
+//
+// Add and Remove do not log: the caller says who made the change.
+func (s *Store) Add(nk NewKey) (AuthorizedKey, bool, error) {
+	added, roleGiven, err := parseNewKey(nk)
 	if err != nil {
-		return AuthorizedKey{}, fmt.Errorf("add key: %w", err)
+		return AuthorizedKey{}, false, fmt.Errorf("add key: %w", err)
 	}
-	switch {
-	case role == 0:
-		role = added.Role
-	case role < Viewer || role > Admin:
-		return AuthorizedKey{}, fmt.Errorf("add key: invalid %v", role)
-	}
-	added.Role = role
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	lines, found, bad, err := s.readLocked()
 	if err != nil {
-		return AuthorizedKey{}, err
+		return AuthorizedKey{}, false, err
 	}
 	if len(bad) > 0 {
-		return AuthorizedKey{}, fmt.Errorf("fix %s before adding keys: %w",
+		return AuthorizedKey{}, false, fmt.Errorf("fix %s before adding keys: %w",
 			s.AuthorizedKeysPath(), errors.Join(bad...))
 	}
 
-	result, updated := updateKey(lines, found, added)
+	result, updated := updateKey(lines, found, added, roleGiven)
 	if !updated {
 		lines = append(lines, added.String())
 		added.Line = len(lines)
 		result = added
 	}
 	if err := s.writeLocked(lines); err != nil {
-		return AuthorizedKey{}, err
+		return AuthorizedKey{}, false, err
+	}
+	return result, updated, nil
+}
+
+// parseNewKey checks a key to add and builds its entry. roleGiven says the
+// role came from nk.Role or the line's role option rather than the default.
+func parseNewKey(nk NewKey) (key AuthorizedKey, roleGiven bool, err error) {
+	line := strings.TrimSpace(nk.Line)
+	if line == "" {
+		return AuthorizedKey{}, false, errors.New("no public key given")
+	}
+	if strings.ContainsAny(line, "\r\n") {
+		return AuthorizedKey{}, false, errors.New("the text has several lines; " +
+			"add one key at a time")
+	}
+	key, err = parseKeyLine(line)
+	if err != nil {
+		return AuthorizedKey{}, false, err
+	}
+	if _, ok := key.Key.(*ssh.Certificate); ok {
+		return AuthorizedKey{}, false, errors.New("certificates are not supported; " +
+			"add the plain public key")
 	}
 
-	verb := "authorized key"
-	if updated {
-		verb = "updated authorized key"
+	if nk.Name != "" {
+		name := strings.TrimSpace(nk.Name)
+		if name == "" || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+			return AuthorizedKey{}, false, fmt.Errorf("name %q is empty or has control "+
+				"characters", nk.Name)
+		}
+		key.Comment, key.Name = name, name
 	}
-	s.log.Info(verb, "name", result.Name, "role", result.Role,
-		"fingerprint", result.Fingerprint)
-	return result, nil
+
+	switch {
+	case nk.Role == 0:
+		_, _, options, _, _ := ssh.ParseAuthorizedKey([]byte(line))
+		for _, opt := range options {
+			if name, _, _ := strings.Cut(opt, "="); strings.EqualFold(name, "role") {
+				roleGiven = true
+			}
+		}
+	case nk.Role < Viewer || nk.Role > Admin:
+		return AuthorizedKey{}, false, fmt.Errorf("invalid %v", nk.Role)
+	default:
+		key.Role, roleGiven = nk.Role, true
+	}
+	return key, roleGiven, nil
 }
 
 // updateKey rewrites, in lines, every entry of found holding added's key to
-// added's role (and comment, when it has one). It returns the first updated
-// entry, and false when the key was not there.
-func updateKey(lines []string, found []AuthorizedKey, added AuthorizedKey) (AuthorizedKey, bool) {
+// added's role (when roleGiven) and comment (when it has one). It returns the
+// first updated entry, and false when the key was not there.
+func updateKey(lines []string, found []AuthorizedKey, added AuthorizedKey,
+	roleGiven bool) (AuthorizedKey, bool) {
 	var first AuthorizedKey
 	updated := false
 	for _, k := range found {
 		if string(k.Key.Marshal()) != string(added.Key.Marshal()) {
 			continue
 		}
-		k.Role = added.Role
+		if roleGiven {
+			k.Role = added.Role
+		}
 		if added.Comment != "" {
 			k.Comment, k.Name = added.Comment, added.Name
 		}
@@ -499,10 +607,6 @@ func (s *Store) Remove(selector string) ([]AuthorizedKey, error) {
 	if err := s.writeLocked(kept); err != nil {
 		return nil, err
 	}
-	for _, k := range removed {
-		s.log.Info("removed authorized key", "name", k.Name, "role", k.Role,
-			"fingerprint", k.Fingerprint)
-	}
 	return removed, nil
 }
 
@@ -542,7 +646,8 @@ func (s *Store) readLocked() (lines []string, found []AuthorizedKey, bad []error
 }
 
 // writeLocked replaces authorized_keys with lines, atomically and with mode
-// 0600, and makes the next Lookup load it. s.mu must be held.
+// 0600, and loads it at once without logging the change: the caller reports
+// it, with who made it. s.mu must be held.
 func (s *Store) writeLocked(lines []string) error {
 	data := strings.Join(lines, "\n")
 	if len(lines) > 0 {
@@ -552,5 +657,6 @@ func (s *Store) writeLocked(lines []string) error {
 		return fmt.Errorf("write authorized_keys: %w", err)
 	}
 	s.stat = nil
+	s.refreshLocked(false)
 	return nil
 }

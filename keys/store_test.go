@@ -21,6 +21,14 @@ func fakeHome(t *testing.T) string {
 	return home
 }
 
+// newHome returns a path for a stratd home that does not exist yet, so Ensure
+// creates it with mode 0700 (t.TempDir's own folders are 0755, which Ensure
+// refuses).
+func newHome(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "stratd")
+}
+
 // addUserKey writes a public key file into home/.ssh and returns the key.
 func addUserKey(t *testing.T, home, file, comment string) ssh.PublicKey {
 	t.Helper()
@@ -109,7 +117,7 @@ func TestEnsureCreatesEverything(t *testing.T) {
 
 func TestEnsureSecondStartReadsTheSameKeys(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	first, _ := ensure(t, dir)
 
 	// A hand edit must survive the next start.
@@ -134,36 +142,64 @@ func TestEnsureSecondStartReadsTheSameKeys(t *testing.T) {
 
 func TestEnsureWithoutUserKeys(t *testing.T) {
 	fakeHome(t)
-	s, _ := ensure(t, t.TempDir())
+	s, _ := ensure(t, newHome(t))
 	list, err := s.List()
 	if err != nil || len(list) != 1 || list[0].Role != Admin {
 		t.Fatalf("list %+v, %v; want only the client key as admin", list, err)
 	}
 }
 
-func TestEnsureNarrowsWideModes(t *testing.T) {
+func TestEnsureRefusesWideModes(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
-	ensure(t, dir)
-	host := filepath.Join(dir, HostKeyFile)
-	auth := filepath.Join(dir, AuthorizedKeysFile)
-	for _, p := range []string{host, auth} {
-		if err := os.Chmod(p, 0o644); err != nil {
+	for _, tc := range []struct {
+		file string // "" for the home folder itself
+		mode os.FileMode
+		fix  string
+	}{
+		{"", 0o755, "chmod 700 "},
+		{"", 0o710, "chmod 700 "},
+		{HostKeyFile, 0o644, "chmod 600 "},
+		{ClientKeyFile, 0o640, "chmod 600 "},
+		{AuthorizedKeysFile, 0o666, "chmod 600 "},
+	} {
+		dir := newHome(t)
+		ensure(t, dir)
+		path := filepath.Join(dir, tc.file)
+		if err := os.Chmod(path, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-	}
 
-	_, logs := ensure(t, dir)
-	checkMode(t, host, 0o600)
-	checkMode(t, auth, 0o600)
-	if !strings.Contains(logs.String(), "changed its mode to 0600") {
-		t.Errorf("no warning about the mode:\n%s", logs)
+		_, err := Ensure(dir, nil)
+		if err == nil {
+			t.Errorf("%s with mode %04o was accepted", path, tc.mode)
+			continue
+		}
+		if want := tc.fix + path; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+		checkMode(t, path, tc.mode) // refused, not silently changed
+	}
+}
+
+func TestEnsureQuotesPathsInFixes(t *testing.T) {
+	fakeHome(t)
+	dir := filepath.Join(t.TempDir(), "my home")
+	ensure(t, dir)
+	if err := os.Chmod(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Ensure(dir, nil)
+	if want := "chmod 700 '" + dir + "'"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v does not say %q", err, want)
 	}
 }
 
 func TestEnsureRefusesMalformedKey(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, HostKeyFile)
 	if err := os.WriteFile(path, []byte("garbage\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -185,7 +221,7 @@ func TestEnsureRefusesMalformedKey(t *testing.T) {
 
 func TestEnsureRewritesStalePublicKey(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, _ := ensure(t, dir)
 	pubPath := filepath.Join(dir, ClientKeyFile+".pub")
 	_, other := newPublicKey(t)
@@ -203,7 +239,7 @@ func TestEnsureRewritesStalePublicKey(t *testing.T) {
 
 func TestHostKeyLine(t *testing.T) {
 	fakeHome(t)
-	s, _ := ensure(t, t.TempDir())
+	s, _ := ensure(t, newHome(t))
 	line := s.HostKeyLine()
 	if strings.Contains(line, "\n") || strings.Count(line, " ") != 1 {
 		t.Errorf("host key line %q is not \"TYPE BASE64\"", line)
@@ -222,7 +258,7 @@ func TestHostKeyLine(t *testing.T) {
 
 func TestLookupPicksUpFileChanges(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, logs := ensure(t, dir)
 	key, line := newPublicKey(t)
 	if _, ok := s.Lookup(key); ok {
@@ -265,7 +301,7 @@ func TestLookupPicksUpFileChanges(t *testing.T) {
 
 func TestLookupWithoutFileAuthorizesNobody(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, _ := ensure(t, dir)
 	if err := os.Remove(filepath.Join(dir, AuthorizedKeysFile)); err != nil {
 		t.Fatal(err)
@@ -277,15 +313,15 @@ func TestLookupWithoutFileAuthorizesNobody(t *testing.T) {
 
 func TestAddRemoveRoundTrip(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, _ := ensure(t, dir)
 	key, line := newPublicKey(t)
 
-	added, err := s.Add(line+" bob@box\n", Viewer)
+	added, existed, err := s.Add(NewKey{Line: line + " bob@box\n", Role: Viewer})
 	if err != nil {
 		t.Fatalf("add: %v", err)
 	}
-	if added.Name != "bob@box" || added.Role != Viewer || added.Line == 0 {
+	if added.Name != "bob@box" || added.Role != Viewer || added.Line == 0 || existed {
 		t.Errorf("added %+v", added)
 	}
 	if id, ok := s.Lookup(key); !ok || id.Role != Viewer || id.Name != "bob@box" {
@@ -294,9 +330,9 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 	checkMode(t, filepath.Join(dir, AuthorizedKeysFile), 0o600)
 
 	// The same key again changes its role rather than adding a line.
-	updated, err := s.Add(line, Admin)
-	if err != nil {
-		t.Fatalf("add again: %v", err)
+	updated, existed, err := s.Add(NewKey{Line: line, Role: Admin})
+	if err != nil || !existed {
+		t.Fatalf("add again: %v (existed %v)", err, existed)
 	}
 	if updated.Role != Admin || updated.Name != "bob@box" || updated.Line != added.Line {
 		t.Errorf("updated %+v, want bob@box as admin on line %d", updated, added.Line)
@@ -324,31 +360,44 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 
 func TestAddDefaultsAndRefusals(t *testing.T) {
 	fakeHome(t)
-	s, _ := ensure(t, t.TempDir())
+	s, _ := ensure(t, newHome(t))
 	_, a := newPublicKey(t)
 	_, b := newPublicKey(t)
 
-	k, err := s.Add(a, 0)
+	k, _, err := s.Add(NewKey{Line: a})
 	if err != nil || k.Role != Operator {
 		t.Errorf("add without role: %+v, %v; want operator", k, err)
 	}
-	k, err = s.Add("role=viewer "+b+" vera", 0)
+	k, _, err = s.Add(NewKey{Line: "role=viewer " + b + " vera"})
 	if err != nil || k.Role != Viewer {
 		t.Errorf("add with role option: %+v, %v; want viewer", k, err)
 	}
-	for _, bad := range []string{"", "not a key", a + "\n" + b} {
-		if _, err := s.Add(bad, Viewer); err == nil {
-			t.Errorf("add %q: no error", bad)
+
+	// A new name keeps the role the key has; a new role keeps its name.
+	k, _, err = s.Add(NewKey{Line: b, Name: "Vera V."})
+	if err != nil || k.Role != Viewer || k.Name != "Vera V." {
+		t.Errorf("rename: %+v, %v; want Vera V. as viewer", k, err)
+	}
+	k, _, err = s.Add(NewKey{Line: b + " ignored", Role: Admin, Name: "vera"})
+	if err != nil || k.Role != Admin || k.Name != "vera" {
+		t.Errorf("--name over the comment: %+v, %v; want vera as admin", k, err)
+	}
+
+	for _, bad := range []NewKey{{Line: ""}, {Line: "not a key"},
+		{Line: a + "\n" + b}, {Line: a, Name: " "}, {Line: a, Name: "x\x1b[2J"},
+		{Line: a, Role: Role(9)}} {
+		if _, _, err := s.Add(bad); err == nil {
+			t.Errorf("add %+v: no error", bad)
 		}
 	}
 }
 
 func TestRemoveByFingerprintAndNoMatch(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, _ := ensure(t, dir)
 	key, line := newPublicKey(t)
-	if _, err := s.Add(line+" carol", Operator); err != nil {
+	if _, _, err := s.Add(NewKey{Line: line + " carol", Role: Operator}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -366,10 +415,10 @@ func TestRemoveByFingerprintAndNoMatch(t *testing.T) {
 
 func TestBadLinesBlockAddButNotRemove(t *testing.T) {
 	fakeHome(t)
-	dir := t.TempDir()
+	dir := newHome(t)
 	s, _ := ensure(t, dir)
 	_, line := newPublicKey(t)
-	if _, err := s.Add(line+" dan", Operator); err != nil {
+	if _, _, err := s.Add(NewKey{Line: line + " dan", Role: Operator}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, AuthorizedKeysFile)
@@ -385,7 +434,8 @@ func TestBadLinesBlockAddButNotRemove(t *testing.T) {
 		t.Errorf("list: %d keys, %v; want 2 keys and an error", len(list), err)
 	}
 	_, other := newPublicKey(t)
-	if _, err := s.Add(other, Viewer); err == nil || !strings.Contains(err.Error(), "fix") {
+	_, _, err = s.Add(NewKey{Line: other, Role: Viewer})
+	if err == nil || !strings.Contains(err.Error(), "fix") {
 		t.Errorf("add into a file with a bad line: %v", err)
 	}
 	if _, err := s.Remove("dan"); err != nil {
@@ -399,7 +449,7 @@ func TestBadLinesBlockAddButNotRemove(t *testing.T) {
 
 func TestConcurrentLookupAndAdd(t *testing.T) {
 	fakeHome(t)
-	s, _ := ensure(t, t.TempDir())
+	s, _ := ensure(t, newHome(t))
 	client := s.ClientSigner().PublicKey()
 
 	var wg sync.WaitGroup
@@ -415,7 +465,7 @@ func TestConcurrentLookupAndAdd(t *testing.T) {
 	}
 	for range 10 {
 		_, line := newPublicKey(t)
-		if _, err := s.Add(line, Viewer); err != nil {
+		if _, _, err := s.Add(NewKey{Line: line, Role: Viewer}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -444,5 +494,47 @@ func TestConcurrentFirstStartsAgree(t *testing.T) {
 		if _, ok := s.Lookup(s.ClientSigner().PublicKey()); !ok {
 			t.Errorf("start %d: its client key is not in authorized_keys", i)
 		}
+	}
+}
+
+func TestRefreshLogsChangesMadeElsewhere(t *testing.T) {
+	fakeHome(t)
+	dir := newHome(t)
+	s, logs := ensure(t, dir)
+	_, line := newPublicKey(t)
+
+	// A change through this store is the caller's to report.
+	if _, _, err := s.Add(NewKey{Line: line, Role: Viewer, Name: "vic"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Refresh()
+	if strings.Contains(logs.String(), "key added") {
+		t.Errorf("the store logged its own change:\n%s", logs)
+	}
+
+	// Another process promotes vic and adds wendy.
+	other, _ := Ensure(dir, nil)
+	if _, _, err := other.Add(NewKey{Line: line, Role: Admin}); err != nil {
+		t.Fatal(err)
+	}
+	_, wendy := newPublicKey(t)
+	if _, _, err := other.Add(NewKey{Line: wendy, Name: "wendy"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Refresh()
+	out := logs.String()
+	for _, want := range []string{"key changed name=vic role=admin was=viewer",
+		"key added name=wendy role=operator", "outside this daemon"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+
+	if _, err := other.Remove("wendy"); err != nil {
+		t.Fatal(err)
+	}
+	s.Refresh()
+	if !strings.Contains(logs.String(), "key removed name=wendy") {
+		t.Errorf("removal not logged:\n%s", logs)
 	}
 }

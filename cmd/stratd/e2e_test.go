@@ -52,7 +52,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, home: t.TempDir(), user: t.TempDir(), dir: t.TempDir()}
+	// stratd makes the home itself (mode 0700): it refuses t.TempDir's 0755.
+	home := filepath.Join(t.TempDir(), "stratd")
+	e := &env{t: t, home: home, user: t.TempDir(), dir: t.TempDir()}
 	return e
 }
 
