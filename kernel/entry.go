@@ -4,6 +4,14 @@
 // at a time. Everything observable becomes an Entry in the kernel's transcript, which
 // any number of subscribers read without ever slowing the loop.
 //
+// A kernel with a state folder ($STRATD_HOME/state/NAME) survives its daemon. Every
+// entry is appended to journal.jsonl there before any subscriber can read it, and the
+// paper account is written to account.json (atomically, at most every saveEvery and
+// at stop) on a goroutine of its own. On start the kernel replays the journal, so seq
+// numbers go on, and restores the account, so ctx.is_restart() is True; a snapshot it
+// cannot read or restore stops the start with an error that says how to move it
+// aside. A lock file keeps a second daemon on the same home off a running kernel.
+//
 // A Registry holds the kernels of one daemon and writes their connection files.
 package kernel
 

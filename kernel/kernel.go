@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/log/v2"
@@ -24,7 +26,9 @@ const maxQueued = 256
 
 // Options configures a kernel.
 type Options struct {
-	StateDir string      // folder for the journal; "" keeps the transcript in memory only
+	// StateDir is the folder of the journal and the account snapshot; "" keeps both
+	// in memory only. A kernel locks it while it runs.
+	StateDir string
 	Logger   *log.Logger // may be nil
 }
 
@@ -39,9 +43,20 @@ type Kernel struct {
 	inputs   chan struct{} // wakes the loop when queue grows
 	control  chan func()   // run on the loop goroutine
 	stopReq  chan string   // who asked the kernel to stop
+	stopping atomic.Bool   // set just before stopReq is sent
 	dirty    chan struct{} // something outside the loop changed the status
 	done     chan struct{} // closed when the loop has ended
 	stopOnce sync.Once
+
+	stateDir string
+	lock     *os.File      // holds the state folder's lock; nil in memory
+	saver    *accountSaver // nil in memory
+	// accountChanged is set by order and fill entries: the account changed and is
+	// worth saving before the next status tick.
+	accountChanged atomic.Bool
+	savedBody      []byte    // what was last handed to saver; loop only
+	lastSave       time.Time // loop only
+	saveBroken     bool      // the account does not encode; loop only
 
 	mu       sync.Mutex // protects the fields below
 	queue    []*job
@@ -67,15 +82,36 @@ type ExecResult struct {
 	Failed  bool    // the input raised an error or was interrupted
 }
 
-// New builds a kernel for cfg: it compiles the strategy and replays the journal, then
-// starts the kernel loop. A strategy that does not compile returns an error and no
-// kernel.
-func New(cfg *strategy.Config, opts Options) (*Kernel, error) {
+// New builds a kernel for cfg: it locks the state folder, replays the journal,
+// compiles the strategy and restores the paper account saved there, then starts the
+// kernel loop. A strategy that does not compile, a state folder another process uses,
+// or an account snapshot that cannot be read or restored returns an error and no
+// kernel: starting with a fresh account would silently lose the saved one.
+func New(cfg *strategy.Config, opts Options) (_ *Kernel, err error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.New(nilWriter{})
 	}
 	logger = logger.With("kernel", cfg.Name)
+
+	var lock *os.File
+	var saved *savedAccount
+	if dir := opts.StateDir; dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("kernel %s: create state folder: %w", cfg.Name, err)
+		}
+		if lock, err = lockState(dir); err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", cfg.Name, err)
+		}
+		defer func() {
+			if err != nil {
+				lock.Close()
+			}
+		}()
+		if saved, err = loadAccount(dir); err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", cfg.Name, err)
+		}
+	}
 
 	tr, err := openTranscript(opts.StateDir, cfg.Kernel.History, logger)
 	if err != nil {
@@ -94,28 +130,76 @@ func New(cfg *strategy.Config, opts Options) (*Kernel, error) {
 		done:     make(chan struct{}),
 		state:    StateStarting,
 		attached: make(map[*session]Attachment),
+		stateDir: opts.StateDir,
+		lock:     lock,
 	}
 	rt, err := strategy.New(cfg, k.output())
+	if err == nil && saved != nil {
+		if err = rt.RestoreAccount(saved.Account); err != nil {
+			path := accountPath(opts.StateDir)
+			err = fmt.Errorf("kernel %s: %w: put them back in the config, or move the "+
+				"account snapshot aside to start with a fresh account: mv %s %s.bad",
+				cfg.Name, err, path, path)
+		}
+	}
 	if err != nil {
 		tr.close()
 		return nil, err
 	}
 	k.rt = rt
+	k.begin(saved)
+	go k.loop()
+	logger.Info("kernel started", "strategy", cfg.Strategy, "restored", saved != nil)
+	return k, nil
+}
 
-	resumed := ""
-	if last := tr.last(); last > 0 {
-		resumed = fmt.Sprintf(", transcript resumed after entry %d", last)
+// begin records the start, calls on_start and writes the first account snapshot.
+// With saved, the kernel resumes that account: ctx.is_restart() is True and a system
+// entry says what came back.
+func (k *Kernel) begin(saved *savedAccount) {
+	what := fmt.Sprintf("kernel %s started (strategy %s)", k.name, baseName(k.cfg.Strategy))
+	if last := k.tr.last(); last > 0 {
+		what = fmt.Sprintf("kernel %s restarted (strategy %s), the transcript goes on "+
+			"after entry %d", k.name, baseName(k.cfg.Strategy), last)
 	}
-	k.emit(KindSystem, OriginSystem, fmt.Sprintf("kernel %s started (strategy %s%s)",
-		cfg.Name, baseName(cfg.Strategy), resumed))
-	if err := k.call("on_start", rt.Start); err != nil {
+	if saved != nil && !saved.Clean {
+		what += "; the daemon was killed or crashed last time"
+	}
+	k.emit(KindSystem, OriginSystem, what)
+
+	state := StateRunning
+	if saved != nil {
+		k.rt.MarkRestart()
+		if saved.Paused {
+			state = StatePaused
+		}
+		k.emit(KindSystem, OriginSystem, describeRestore(accountPath(k.stateDir), saved,
+			k.rt.Snapshot()))
+	}
+	if err := k.call("on_start", k.rt.Start); err != nil {
 		k.emit(KindError, strategy.OriginStrategy, "on_start: "+err.Error())
 	}
-	k.setState(StateRunning)
+	k.setState(state)
 	k.publish()
-	go k.loop()
-	logger.Info("kernel started", "strategy", cfg.Strategy)
-	return k, nil
+
+	if k.stateDir != "" {
+		k.saver = newAccountSaver(k.stateDir, k.log, k.reportSaving)
+		// The first snapshot says the kernel runs (not clean), so a crash from now on
+		// is told apart from a stop.
+		k.saveAccount(false)
+	}
+}
+
+// reportSaving tells everyone when the account snapshot cannot be written, and when
+// it can again. It goes straight to the transcript: it belongs to no input.
+func (k *Kernel) reportSaving(failed bool, err error) {
+	if failed {
+		k.tr.append(KindError, OriginSystem, fmt.Sprintf("the account snapshot cannot be "+
+			"written (%v): after a restart the account would be older than this; free "+
+			"disk space or fix %s", err, k.stateDir))
+		return
+	}
+	k.tr.append(KindSystem, OriginSystem, "the account snapshot is written again")
 }
 
 type nilWriter struct{}
@@ -136,6 +220,9 @@ func (o kernelOutput) Emit(kind, origin, text string) {
 // of the running input.
 func (k *Kernel) emit(kind Kind, origin, text string) Entry {
 	e := k.tr.append(kind, origin, text)
+	if kind == KindOrder || kind == KindFill {
+		k.accountChanged.Store(true)
+	}
 	k.mu.Lock()
 	if j := k.running; j != nil && kind != KindInput && kind != KindSystem {
 		j.result.Entries = append(j.result.Entries, e)
@@ -259,9 +346,17 @@ func (k *Kernel) Interrupt(by Person) bool {
 	return true
 }
 
-// Stop stops the kernel (calling on_stop) and waits until it has stopped.
+// Stop stops the kernel and waits until it has stopped: it cancels whatever Starlark
+// code is running (an input or a hook), fails the queued inputs, calls on_stop, and
+// writes the journal and the account snapshot to disk.
 func (k *Kernel) Stop(by string) {
-	k.stopOnce.Do(func() { k.stopReq <- by })
+	k.stopOnce.Do(func() {
+		k.stopping.Store(true)
+		k.mu.Lock()
+		k.rt.Cancel("the kernel is stopping (stop by " + by + ")")
+		k.mu.Unlock()
+		k.stopReq <- by
+	})
 	<-k.done
 }
 
@@ -293,7 +388,7 @@ func (k *Kernel) setPaused(paused bool, by string) error {
 func (k *Kernel) do(f func()) error {
 	done := make(chan struct{})
 	select {
-	case k.control <- func() { f(); close(done) }:
+	case k.control <- func() { defer close(done); f() }:
 	case <-k.done:
 		return ErrStopped
 	}
@@ -363,12 +458,18 @@ func (k *Kernel) loop() {
 	statusTick := time.NewTicker(statusEvery)
 	defer statusTick.Stop()
 	feedDone := false
-	dirty := false
+	dirty := false   // the status may have changed since it was last published
+	unsaved := false // the account may have changed since it was last saved
 
 	for {
+		if k.stopping.Load() {
+			k.shutdown(<-k.stopReq)
+			return
+		}
 		if j := k.nextJob(); j != nil {
 			k.run(j)
-			dirty = true
+			dirty, unsaved = true, true
+			k.saveIfTraded()
 			continue
 		}
 		bars := ticks
@@ -383,20 +484,42 @@ func (k *Kernel) loop() {
 			k.shutdown(by)
 			return
 		case f := <-k.control:
-			f()
-			dirty = true
+			k.guard("a control request", f)
+			dirty, unsaved = true, true
 		case <-k.inputs:
 		case <-k.dirty:
 			dirty = true
 		case <-bars:
 			feedDone = !k.step()
-			dirty = true
+			dirty, unsaved = true, true
 		case <-statusTick.C:
 			if dirty {
-				k.publish()
+				k.guard("publishing the status", k.publish)
 				dirty = false
 			}
+			if unsaved {
+				k.guard("saving the account", func() { k.saveAccount(false) })
+				unsaved = false
+			}
 		}
+		k.saveIfTraded()
+	}
+}
+
+// saveIfTraded saves the account soon after an order or fill, rather than at the next
+// status tick, but no more often than saveEvery.
+func (k *Kernel) saveIfTraded() {
+	if k.accountChanged.Load() && time.Since(k.lastSave) >= saveEvery {
+		k.guard("saving the account", func() { k.saveAccount(false) })
+	}
+}
+
+// guard runs f on the loop and turns a panic into an error entry: a bug in a control
+// request or in the runtime's accessors must not take down the daemon.
+func (k *Kernel) guard(what string, f func()) {
+	err := k.call(what, func() error { f(); return nil })
+	if err != nil {
+		k.tr.append(KindError, OriginSystem, err.Error())
 	}
 }
 
@@ -482,10 +605,18 @@ func (k *Kernel) call(what string, f func() error) (err error) {
 	return f()
 }
 
-// shutdown calls on_stop, fails the queued inputs and closes the transcript.
+// shutdown calls on_stop, fails the queued inputs, saves the account and closes the
+// transcript.
 func (k *Kernel) shutdown(by string) {
+	// Stop cancelled whatever ran; on_stop must run.
+	k.rt.ClearCancel()
 	if err := k.call("on_stop", k.rt.Stop); err != nil {
 		k.emit(KindError, strategy.OriginStrategy, "on_stop: "+err.Error())
+	}
+	// Saved before the state turns to stopped, so a paused kernel comes back paused.
+	if k.saver != nil {
+		k.guard("saving the account", func() { k.saveAccount(true) })
+		k.saver.close()
 	}
 	k.mu.Lock()
 	k.state = StateStopped
@@ -497,8 +628,11 @@ func (k *Kernel) shutdown(by string) {
 		close(j.done)
 	}
 	k.emit(KindSystem, OriginSystem, "kernel stopped by "+by)
-	k.publish()
+	k.guard("publishing the status", k.publish)
 	k.tr.close()
+	if k.lock != nil {
+		k.lock.Close()
+	}
 	k.log.Info("kernel stopped", "by", by)
 }
 
@@ -510,8 +644,10 @@ func baseName(path string) string {
 }
 
 // Restart builds a fresh interpreter and strategy from the config file, keeping the
-// transcript and the kernel's name. If the new strategy does not compile the old one
-// keeps running and the error is returned.
+// transcript, the kernel's name and the paper account (so ctx.is_restart() is True in
+// the new on_start). If the new strategy does not compile, or the account does not fit
+// its instruments, the old one keeps running and the error is returned. Restart waits
+// behind a running input.
 func (k *Kernel) Restart(by string) error {
 	var err error
 	if derr := k.do(func() { err = k.restart(by) }); derr != nil {
@@ -530,6 +666,10 @@ func (k *Kernel) restart(by string) error {
 	if err == nil {
 		rt, err = strategy.New(cfg, k.output())
 	}
+	if err == nil {
+		// Try the account on the new strategy before the old one is stopped.
+		err = rt.RestoreAccount(k.rt.AccountState())
+	}
 	if err != nil {
 		k.emit(KindError, OriginSystem, "restart failed, the old strategy keeps running: "+
 			err.Error())
@@ -538,11 +678,20 @@ func (k *Kernel) restart(by string) error {
 	if err := k.call("on_stop", k.rt.Stop); err != nil {
 		k.emit(KindError, strategy.OriginStrategy, "on_stop: "+err.Error())
 	}
+	// on_stop may have traded: carry over the account as it is now.
+	account := k.rt.AccountState()
+	if err := rt.RestoreAccount(account); err != nil {
+		k.emit(KindError, OriginSystem, "restart failed, the old strategy keeps running: "+
+			err.Error())
+		return err
+	}
+	rt.MarkRestart()
 	k.mu.Lock()
 	k.rt = rt
 	k.cfg = cfg
 	k.mu.Unlock()
-	k.emit(KindSystem, OriginSystem, "kernel restarted by "+by+" with a fresh interpreter")
+	k.emit(KindSystem, OriginSystem, "kernel restarted by "+by+" with a fresh interpreter; "+
+		"the account goes on: "+describeAccount(account, rt.Snapshot()))
 	if err := k.call("on_start", rt.Start); err != nil {
 		k.emit(KindError, strategy.OriginStrategy, "on_start: "+err.Error())
 	}

@@ -14,7 +14,9 @@ import (
 
 // RegistryOptions configures a Registry.
 type RegistryOptions struct {
-	Home    string // $STRATD_HOME: connection files go to Home/kernels, state to Home/state
+	// Home is $STRATD_HOME: connection files go to Home/kernels, journals and account
+	// snapshots to Home/state. Without it kernels keep them in memory only.
+	Home    string
 	Addr    string // the SSH address written into connection files; "" writes none
 	HostKey string // the daemon's host key in authorized_keys form
 	Version string
@@ -68,7 +70,11 @@ func (r *Registry) Start(path string) (*Kernel, error) {
 	r.kernels[cfg.Name] = &entry{}
 	r.mu.Unlock()
 
-	k, err := New(cfg, Options{StateDir: StateDir(r.opts.Home, cfg.Name), Logger: r.opts.Logger})
+	state := ""
+	if r.opts.Home != "" {
+		state = StateDir(r.opts.Home, cfg.Name)
+	}
+	k, err := New(cfg, Options{StateDir: state, Logger: r.opts.Logger})
 	if err != nil {
 		r.mu.Lock()
 		delete(r.kernels, cfg.Name)

@@ -17,9 +17,9 @@ import (
 	"charm.land/log/v2"
 )
 
-// MaxEntryText is the most text one entry holds; longer output is cut there and a
-// marker says how much was dropped. It keeps one 10 MB print from flooding every
-// client and the journal.
+// MaxEntryText is the most text one entry holds; longer output keeps its beginning
+// and its end, and a marker between them says how much was dropped. It keeps one
+// 10 MB print from flooding every client and the journal.
 const MaxEntryText = 64 << 10
 
 // maxUpdateEntries bounds one Update so a late joiner's replay arrives in pieces a UI
@@ -367,14 +367,21 @@ func (s *subscription) Close() {
 	}
 }
 
-// truncate cuts text to at most max bytes on a rune boundary, with a marker.
+// truncate cuts text longer than max bytes down to its first three quarters and its
+// last quarter, on rune boundaries, with a marker between them saying how much went:
+// the end of a long traceback names the error, so it stays.
 func truncate(text string, max int) string {
 	if len(text) <= max {
 		return text
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
+	head := max * 3 / 4
+	for head > 0 && !utf8.RuneStart(text[head]) {
+		head--
 	}
-	return fmt.Sprintf("%s\n… [output truncated: %d of %d bytes shown]", text[:cut], cut, len(text))
+	tail := len(text) - (max - head)
+	for tail < len(text) && !utf8.RuneStart(text[tail]) {
+		tail++
+	}
+	return fmt.Sprintf("%s\n… [output truncated: %d of %d bytes cut here] …\n%s",
+		text[:head], tail-head, len(text), text[tail:])
 }

@@ -20,6 +20,9 @@ type AccountState struct {
 	NextOrderID int        `json:"next_order_id"`
 	MarketTime  time.Time  `json:"market_time"`
 	Bars        int64      `json:"bars"` // bar times delivered
+	// HooksPaused is ctx.pause() (or too many hook failures) in force: a strategy
+	// someone paused stays paused after a restart.
+	HooksPaused bool `json:"hooks_paused,omitempty"`
 }
 
 // AccountState returns the paper account and the feed's progress.
@@ -31,6 +34,7 @@ func (r *Runtime) AccountState() AccountState {
 		NextOrderID: r.acct.nextID,
 		MarketTime:  r.now,
 		Bars:        r.bars,
+		HooksPaused: r.paused,
 	}
 	for _, sym := range r.cfg.Instruments {
 		s.Positions = append(s.Positions, *r.acct.position(sym))
@@ -95,6 +99,7 @@ func (r *Runtime) RestoreAccount(s AccountState) error {
 	}
 	a.nextID = max(s.NextOrderID, maxID+1, 1)
 	r.acct = a
+	r.paused = s.HooksPaused
 	return nil
 }
 
