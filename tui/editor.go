@@ -66,6 +66,22 @@ func (e *editor) backspace() {
 	}
 }
 
+// dedentOrBackspace deletes back to the previous indentation level when only
+// spaces are before the cursor, and one character otherwise.
+func (e *editor) dedentOrBackspace() {
+	n := 0
+	for n < e.pos && e.buf[n] == ' ' {
+		n++
+	}
+	if n == 0 || n < e.pos {
+		e.backspace()
+		return
+	}
+	to := (n - 1) / len(indent) * len(indent)
+	e.buf = append(e.buf[:to], e.buf[e.pos:]...)
+	e.pos = to
+}
+
 func (e *editor) deleteForward() {
 	if e.pos < len(e.buf) {
 		e.buf = append(e.buf[:e.pos], e.buf[e.pos+1:]...)

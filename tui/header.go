@@ -35,46 +35,72 @@ func sparkline(values []float64) string {
 	return b.String()
 }
 
-// header renders the two header lines: a title bar with the kernel's name,
-// strategy, state, market time and activity, then the account and who is attached.
+// header renders the two header lines: a title bar with the kernel's name and
+// strategy, a badge with its state, market time and activity, then the account and
+// who is attached.
 func (m *Model) header(width int) []string {
 	st := m.status
-	var parts []string
+	var names, after []string
+	state := ""
 	switch {
 	case st.Name != "":
-		parts = append(parts, sanitize(st.Name))
+		names = append(names, sanitize(st.Name))
 		if st.Strategy != "" {
-			parts = append(parts, sanitize(st.Strategy))
+			names = append(names, sanitize(st.Strategy))
 		}
-		parts = append(parts, string(m.state()))
+		state = string(m.state())
 	case m.stopped:
-		parts = append(parts, string(kernel.StateStopped))
+		state = string(kernel.StateStopped)
 	default:
-		parts = append(parts, "connecting…")
+		names = append(names, "connecting…")
 	}
 	if t := st.Account.MarketTime; !t.IsZero() {
-		parts = append(parts, t.UTC().Format("2006-01-02 15:04:05")+" UTC")
+		after = append(after, t.UTC().Format("2006-01-02 15:04:05")+" UTC")
 	}
-	if st.Busy && !m.stopped {
-		busy := "busy"
-		if st.Queued > 0 {
-			busy += fmt.Sprintf(", %d queued", st.Queued)
-		}
-		parts = append(parts, busy)
+	if st.Account.FeedDone {
+		after = append(after, "feed ended")
+	} else if st.Account.HooksPaused {
+		after = append(after, "hooks paused")
 	}
-	title := " " + strings.Join(parts, " · ") + " "
-	var bar string
+	after = append(after, m.activity()...)
+
+	bar := styleTitle.Render(" " + strings.Join(names, " · ") + " ")
+	if state != "" {
+		bar += stateStyle(state).Render(" " + state + " ")
+	}
+	if m.interrupted != "" && !m.stopped {
+		bar += styleTitle.Render(" ") + stateStyle("interrupted").Render(" "+m.interrupted+" ")
+	}
+	if len(after) > 0 {
+		bar += styleTitle.Render(" " + strings.Join(after, " · ") + " ")
+	}
+	// A viewer's read-only badge keeps the right end, however narrow the bar.
+	ro := ""
 	if m.readOnly() {
-		ro := " read-only "
-		bar = styleTitle.Render(fit(title, max(0, width-len(ro)))) + styleTitleRO.Render(ro)
-	} else {
-		bar = styleTitle.Render(fit(title, width))
+		ro = stateStyle("read-only").Render(" read-only ")
 	}
-	if fill := width - ansi.StringWidth(bar); fill > 0 {
+	room := max(0, width-ansi.StringWidth(ro))
+	bar = fit(bar, room)
+	if fill := room - ansi.StringWidth(bar); fill > 0 {
 		bar += styleTitle.Render(strings.Repeat(" ", fill))
 	}
+	return []string{fit(bar+ro, width), fit(m.accountLine(), width)}
+}
 
-	return []string{fit(bar, width), fit(m.accountLine(), width)}
+// activity describes the input running, if any: busy, queued, being interrupted.
+func (m *Model) activity() []string {
+	st := m.status
+	if !st.Busy || m.stopped {
+		return nil
+	}
+	busy := "busy"
+	if st.Queued > 0 {
+		busy += fmt.Sprintf(", %d queued", st.Queued)
+	}
+	if m.interrupting {
+		busy += " · interrupting…"
+	}
+	return []string{busy}
 }
 
 // accountLine is the second header line: equity, PnL, sparkline, attached people.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -15,8 +16,11 @@ const indent = "    "
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	key := k.String()
 	m.flash = ""
-	if key != "tab" {
-		m.cands = nil
+	if key != "tab" && key != "shift+tab" {
+		m.comp = nil
+	}
+	if key != "ctrl+d" {
+		m.quitAsked = false
 	}
 	empty := m.ed.empty() && len(m.block) == 0
 
@@ -25,22 +29,35 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return m.ctrlC()
 	case "ctrl+d":
 		if empty {
-			return m.detach()
+			return m.leave()
 		}
 		if m.canType() {
 			m.ed.deleteForward()
 		}
 		return nil
-	case "pgup", "pgdown":
+	case "pgup", "pgdown", "shift+up", "shift+down":
 		l := m.layout()
 		step := max(1, l.body-1)
-		if key == "pgdown" {
+		if strings.HasPrefix(key, "shift+") {
+			step = 1
+		}
+		if key == "pgdown" || key == "shift+down" {
 			step = -step
 		}
 		m.tr.scroll(step, l.textW, l.body)
 		return nil
+	case "ctrl+end":
+		m.tr.follow()
+		return nil
+	case "ctrl+l":
+		m.help = false
+		m.tr.clearView()
+		return nil
 	case "f2", "ctrl+p":
-		m.panel = !m.panel
+		m.togglePanel()
+		return nil
+	case "f1":
+		m.help = !m.help
 		return nil
 	case "esc":
 		m.help = false
@@ -58,6 +75,28 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 	return m.edit(k)
 }
 
+// leave detaches on Ctrl+D. An owner's leaving stops the kernel, so while other
+// people are attached the first Ctrl+D only asks for a second one.
+func (m *Model) leave() tea.Cmd {
+	if m.owner && !m.stopped && !m.quitAsked {
+		if n := m.othersAttached(); n > 0 {
+			m.quitAsked = true
+			m.flash = fmt.Sprintf("%d other %s attached: Ctrl+D again stops the kernel "+
+				"for everyone", n, plural(uint64(n), "person is", "people are"))
+			return nil
+		}
+	}
+	return m.detach()
+}
+
+// leaveHint says what Ctrl+D on an empty line does.
+func (m *Model) leaveHint() string {
+	if m.owner {
+		return "Ctrl+D on an empty line quits and stops the kernel"
+	}
+	return "Ctrl+D on an empty line detaches (the kernel keeps running)"
+}
+
 // ctrlC interrupts the running input; with nothing running it clears what is typed,
 // and on an empty line it only says how to leave. It never quits.
 func (m *Model) ctrlC() tea.Cmd {
@@ -67,6 +106,7 @@ func (m *Model) ctrlC() tea.Cmd {
 			return nil
 		}
 		m.flash = "interrupt sent"
+		m.interrupting = true
 		return m.link.interrupt()
 	}
 	if !m.ed.empty() || len(m.block) > 0 {
@@ -75,7 +115,7 @@ func (m *Model) ctrlC() tea.Cmd {
 		m.hist.reset()
 		return nil
 	}
-	m.flash = "Ctrl+D on an empty line detaches (the kernel keeps running)"
+	m.flash = m.leaveHint()
 	return nil
 }
 
@@ -86,6 +126,8 @@ func (m *Model) edit(k tea.KeyPressMsg) tea.Cmd {
 		return m.enter()
 	case "tab":
 		return m.tab()
+	case "shift+tab":
+		m.cycle(-1)
 	case "up":
 		if s, ok := m.hist.prev(m.draft()); ok {
 			m.load(s)
@@ -107,7 +149,7 @@ func (m *Model) edit(k tea.KeyPressMsg) tea.Cmd {
 	case "alt+f", "ctrl+right":
 		m.ed.wordRight()
 	case "backspace", "ctrl+h":
-		m.ed.backspace()
+		m.ed.dedentOrBackspace()
 	case "delete":
 		m.ed.deleteForward()
 	case "ctrl+u":
@@ -132,32 +174,55 @@ func (m *Model) enter() tea.Cmd {
 	m.hist.reset()
 	if more {
 		m.block = append(m.block, line)
+		m.ed.set(autoIndent(m.block))
 		return nil
 	}
 	m.block = nil
 	if code == "" {
 		return nil
 	}
+	return m.run(code)
+}
 
+// run sends code typed here to the kernel and follows the transcript again.
+func (m *Model) run(code string) tea.Cmd {
 	m.hist.add(code)
 	m.echo = append(m.echo, code)
 	m.tr.follow()
 	return m.queueExec(code)
 }
 
-// tab indents at the start of a line and completes anywhere else.
+// tab indents at the start of a line, steps through the completions listed, or
+// asks the kernel for completions.
 func (m *Model) tab() tea.Cmd {
 	before := m.ed.beforeCursor()
-	if strings.TrimSpace(before) == "" {
+	if strings.TrimSpace(before) == "" && m.comp == nil {
 		m.ed.insert(indent)
+		return nil
+	}
+	if m.cycle(1) {
 		return nil
 	}
 	m.completeID++
 	return m.link.complete(m.completeID, before)
 }
 
+// cycle puts the next (dir 1) or previous (dir -1) completion listed in the line;
+// false when no list is shown for what is typed.
+func (m *Model) cycle(dir int) bool {
+	c := m.comp
+	if c == nil || m.ed.beforeCursor() != c.current() || m.ed.afterCursor() != c.after {
+		m.comp = nil
+		return false
+	}
+	c.step(dir)
+	m.ed.setSplit(c.current(), c.after)
+	return true
+}
+
 // onComplete applies completions: one replaces the text before the cursor; several
-// extend it by their longest common prefix and are listed under the input.
+// extend it by their longest common prefix and are listed above the input, where
+// Tab and Shift+Tab step through them.
 func (m *Model) onComplete(msg completeMsg) {
 	if msg.id != m.completeID || !m.canType() || m.ed.beforeCursor() != msg.text {
 		return // the line changed while the kernel was answering
@@ -170,29 +235,80 @@ func (m *Model) onComplete(msg completeMsg) {
 	case 1:
 		m.ed.setSplit(cands[0], after)
 	default:
-		if p := commonPrefix(cands); len(p) > len(msg.text) && strings.HasPrefix(p, msg.text) {
-			m.ed.setSplit(p, after)
+		base := msg.text
+		if p := commonPrefix(cands); len(p) > len(base) && strings.HasPrefix(p, base) {
+			base = p
 		}
-		m.cands = candidateLabels(msg.text, cands)
+		m.ed.setSplit(base, after)
+		m.comp = newCompletion(base, after, cands, candidateLabels(msg.text, cands))
 	}
 }
 
-// onPaste types pasted text; each line break acts as Enter.
+// onPaste takes pasted text. Text without a line break is typed into the line. A
+// block is one input: it joins what is typed, and runs at once when it ends with
+// a line break and nothing in it is left open; otherwise it waits in the input
+// area, to be finished and run with Enter like a typed block.
 func (m *Model) onPaste(text string) tea.Cmd {
 	if !m.canType() {
 		return nil
 	}
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
-	lines := strings.Split(text, "\n")
-	var cmds []tea.Cmd
-	for i, line := range lines {
-		m.ed.insert(cleanLine(line))
-		if i < len(lines)-1 {
-			cmds = append(cmds, m.enter())
+	if !strings.Contains(text, "\n") {
+		m.ed.insert(cleanLine(text))
+		return nil
+	}
+
+	m.hist.reset()
+	after := m.ed.afterCursor()
+	lines := append(append([]string(nil), m.block...), m.ed.beforeCursor())
+	for i, line := range strings.Split(text, "\n") {
+		if i == 0 {
+			lines[len(lines)-1] += cleanLine(line)
+		} else {
+			lines = append(lines, cleanLine(line))
 		}
 	}
-	return tea.Batch(cmds...)
+	// A final line break leaves an empty last line: the paste asked to run.
+	run := lines[len(lines)-1] == "" && after == "" && !scanCode(lines).open
+	if !run {
+		m.block = lines[:len(lines)-1]
+		m.ed.setSplit(lines[len(lines)-1], after)
+		return nil
+	}
+
+	m.block = nil
+	m.ed.set("")
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return m.run(strings.Join(lines, "\n"))
+}
+
+// autoIndent is the indentation the next line of a block starts with, as in
+// IPython: the last line's, one level deeper after a line ending in ":". Only a
+// line left blank (spaces alone count as blank) ends the block.
+func autoIndent(block []string) string {
+	if len(block) == 0 {
+		return ""
+	}
+	last := block[len(block)-1]
+	lead := last[:len(last)-len(strings.TrimLeft(last, " "))]
+	depth, quote, escape := 0, "", false
+	for _, l := range block {
+		_, _ = scanLine(l, &depth, &quote, &escape)
+	}
+	if quote != "" {
+		return "" // inside a triple-quoted string, spaces are text
+	}
+	code, _ := scanLine(last, new(int), new(string), new(bool))
+	if strings.HasSuffix(strings.TrimSpace(code), ":") {
+		lead += indent
+	}
+	return lead
 }
 
 // cleanLine removes what cannot be part of one line of code.

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/stratd/stratd/kernel"
@@ -53,9 +54,24 @@ type Options struct {
 	// 5000.
 	MaxEntries int
 
-	// Panel starts with the side panel (positions, orders, quotes) open.
+	// Panel starts with the side panel (positions, orders, quotes) open at any
+	// width. Without it the panel is open on terminals at least widePanel columns
+	// wide. Either way the person's F2 wins from then on.
 	Panel bool
+
+	// Notes are lines of this session's own, shown under the replayed transcript:
+	// how others can join, for example. They are never part of the kernel's
+	// transcript.
+	Notes []string
+
+	// Owner says that leaving ends the kernel: the local terminal of `stratd run`
+	// owns its kernel. The keys help and hints say "quit" rather than "detach", and
+	// Ctrl+D asks again while other people are attached.
+	Owner bool
 }
+
+// widePanel is the terminal width from which the side panel shows by default.
+const widePanel = 120
 
 // Model is the REPL of one person on one kernel. It implements tea.Model; build it
 // with New.
@@ -76,10 +92,20 @@ type Model struct {
 	ed    editor
 	block []string // finished lines of a multi-line block being typed
 	hist  history
-	cands []string // completion candidates shown under the input
-	flash string   // a one-keystroke message in the hint line
+	comp  *completion // Tab completions being shown, if any
+	flash string      // a one-keystroke message in the hint line
 	help  bool
-	panel bool
+
+	panelDefault bool // Options.Panel
+	panelSet     bool // the person toggled the panel: panelOpen decides
+	panelOpen    bool
+
+	owner        bool     // leaving stops the kernel (Options.Owner)
+	quitAsked    bool     // an owner pressed Ctrl+D once while others are attached
+	notes        []string // Options.Notes, until the first update has been shown
+	interrupted  string   // "interrupted by NAME" of a recent interrupt, shown in the header
+	interruptN   int      // numbers interrupts so a stale clearing tick is ignored
+	interrupting bool     // this session asked for an interrupt that has not landed yet
 
 	outbox  []string // inputs waiting to be handed to the kernel, in order
 	sending bool     // an Exec call is in flight
@@ -98,7 +124,10 @@ func New(c kernel.Client, opts Options) *Model {
 		width:  opts.Width,
 		height: opts.Height,
 		tr:     transcript{max: opts.MaxEntries},
-		panel:  opts.Panel,
+
+		panelDefault: opts.Panel,
+		owner:        opts.Owner,
+		notes:        append([]string(nil), opts.Notes...),
 	}
 }
 
@@ -128,7 +157,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onExecDone(msg)
 	case interruptDoneMsg:
 		if msg.err != nil {
+			m.interrupting = false
 			m.note(noteInfo, "interrupt: "+msg.err.Error())
+		}
+	case interruptShownMsg:
+		if msg.n == m.interruptN {
+			m.interrupted = ""
 		}
 	case completeMsg:
 		m.onComplete(msg)
@@ -136,6 +170,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onKey(msg)
 	case tea.PasteMsg:
 		return m, m.onPaste(msg.Content)
+	case tea.MouseWheelMsg:
+		m.onWheel(msg)
 	}
 	return m, nil
 }
@@ -145,14 +181,16 @@ func (m *Model) onUpdate(msg updateMsg) tea.Cmd {
 	if m.stopped {
 		return nil
 	}
-	m.apply(msg.update)
+	cmd := m.apply(msg.update)
+	m.showNotes()
 
 	switch {
 	case msg.err == nil:
-		return m.link.read(msg.sub)
+		return tea.Batch(cmd, m.link.read(msg.sub))
 	case errors.Is(msg.err, kernel.ErrStopped):
 		m.stopped = true
-		m.block, m.cands, m.outbox = nil, nil, nil
+		m.interrupting = false
+		m.block, m.comp, m.outbox = nil, nil, nil
 		m.ed.set("")
 		m.note(noteStopped, "kernel stopped")
 	case m.link.ctx.Err() != nil:
@@ -160,14 +198,25 @@ func (m *Model) onUpdate(msg updateMsg) tea.Cmd {
 	default:
 		m.note(noteInfo, "transcript stream ended: "+msg.err.Error())
 	}
-	return nil
+	return cmd
 }
 
-func (m *Model) apply(u kernel.Update) {
+// showNotes adds Options.Notes under the transcript replayed by the first update.
+func (m *Model) showNotes() {
+	for _, n := range m.notes {
+		m.note(noteInfo, n)
+	}
+	m.notes = nil
+}
+
+// apply shows one update: its entries, then its status. The Cmd it may return
+// clears the header's "interrupted" mark later.
+func (m *Model) apply(u kernel.Update) tea.Cmd {
 	if u.Missed > 0 {
 		m.note(noteSkipped, fmt.Sprintf("… %d %s skipped (you fell behind)",
 			u.Missed, plural(u.Missed, "entry", "entries")))
 	}
+	var cmd tea.Cmd
 	width := m.layout().textW
 	for _, e := range u.Entries {
 		if e.Seq != 0 && e.Seq <= m.lastSeq {
@@ -175,13 +224,59 @@ func (m *Model) apply(u kernel.Update) {
 		}
 		m.lastSeq = max(m.lastSeq, e.Seq)
 		m.tr.add(&item{entry: e}, width)
-		if e.Kind == kernel.KindInput && e.Origin == m.person.Name {
-			m.sawOwnInput(e.Text)
+		switch {
+		case e.Kind == kernel.KindInput:
+			m.interrupted = ""
+			if e.Origin == m.person.Name {
+				m.sawOwnInput(e.Text)
+			}
+		case isInterrupt(e):
+			m.interrupting = false
+			if c := m.markInterrupted(e); c != nil {
+				cmd = c
+			}
 		}
 	}
 	if u.Status != nil {
 		m.streamStatus = true
 		m.setStatus(*u.Status)
+	}
+	return cmd
+}
+
+// interruptShown is how long the header says an input was interrupted.
+const interruptShown = 10 * time.Second
+
+// interruptShownMsg ends the header's "interrupted" mark number n.
+type interruptShownMsg struct{ n int }
+
+// isInterrupt reports whether e says that an input was interrupted.
+func isInterrupt(e kernel.Entry) bool {
+	return e.Kind == kernel.KindError && strings.HasPrefix(e.Text, "interrupted by ")
+}
+
+// markInterrupted shows a recent interrupt in the header for a while; one replayed
+// from long ago is only a transcript line.
+func (m *Model) markInterrupted(e kernel.Entry) tea.Cmd {
+	left := interruptShown - time.Since(e.Time)
+	if left <= 0 {
+		return nil
+	}
+	m.interrupted = sanitize(e.Text)
+	m.interruptN++
+	n := m.interruptN
+	return tea.Tick(left, func(time.Time) tea.Msg { return interruptShownMsg{n} })
+}
+
+// onWheel scrolls the transcript with the mouse wheel, a few lines a notch.
+func (m *Model) onWheel(msg tea.MouseWheelMsg) {
+	const notch = 3
+	l := m.layout()
+	switch msg.Button {
+	case tea.MouseWheelUp:
+		m.tr.scroll(notch, l.textW, l.body)
+	case tea.MouseWheelDown:
+		m.tr.scroll(-notch, l.textW, l.body)
 	}
 }
 
@@ -198,6 +293,9 @@ func (m *Model) sawOwnInput(code string) {
 func (m *Model) setStatus(st kernel.Status) {
 	prev := m.status.Account
 	m.status = st
+	if !st.Busy {
+		m.interrupting = false
+	}
 	acct := st.Account
 	if acct.Equity == 0 && acct.MarketTime.IsZero() {
 		return // no account yet
@@ -253,6 +351,24 @@ func (m *Model) note(kind noteKind, text string) {
 
 // readOnly reports whether the person may only watch.
 func (m *Model) readOnly() bool { return !m.person.Role.Allows(keys.Operator) }
+
+// panelShown reports whether the side panel is open: as the person toggled it,
+// or else open on wide terminals.
+func (m *Model) panelShown() bool {
+	if m.panelSet {
+		return m.panelOpen
+	}
+	return m.panelDefault || m.width >= widePanel
+}
+
+// togglePanel opens or closes the side panel; from now on the person decides.
+func (m *Model) togglePanel() {
+	m.panelOpen = !m.panelShown()
+	m.panelSet = true
+}
+
+// othersAttached is how many attachments other than this session's the kernel has.
+func (m *Model) othersAttached() int { return max(0, len(m.status.Attached)-1) }
 
 // canType reports whether the input line takes keys.
 func (m *Model) canType() bool { return !m.readOnly() && !m.stopped && !m.quitting }

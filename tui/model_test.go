@@ -95,7 +95,9 @@ func TestDefBlockRunsAfterBlankLine(t *testing.T) {
 
 	h.typeText("def f(x):")
 	h.press(tea.KeyEnter)
-	h.press(tea.KeyTab) // indents on an empty line
+	if got := m.ed.String(); got != "    " {
+		t.Fatalf("the line after a def starts with %q, want one indent", got)
+	}
 	h.typeText("return x + 1")
 	h.press(tea.KeyEnter)
 	if m.sending || len(m.outbox) > 0 {
@@ -175,11 +177,11 @@ func TestHistoryRecallsBlock(t *testing.T) {
 	h, m := startModel(t, f, Options{})
 	h.typeText("for i in range(3):")
 	h.press(tea.KeyEnter)
-	h.typeText("  print(i)")
+	h.typeText("print(i)")
 	h.press(tea.KeyEnter)
 	h.press(tea.KeyEnter)
 	h.press(tea.KeyUp)
-	if len(m.block) != 1 || m.block[0] != "for i in range(3):" || m.ed.String() != "  print(i)" {
+	if len(m.block) != 1 || m.block[0] != "for i in range(3):" || m.ed.String() != "    print(i)" {
 		t.Fatalf("block %q, line %q", m.block, m.ed.String())
 	}
 	h.press(tea.KeyEnter)
@@ -210,15 +212,31 @@ func TestTabCompletion(t *testing.T) {
 	h.ctrl('u')
 	h.typeText("ctx.g")
 	h.press(tea.KeyTab)
-	h.waitFor("candidates", func() bool { return len(m.cands) == 2 })
+	h.waitFor("candidates", func() bool { return m.comp != nil && len(m.comp.cands) == 2 })
 	if got := m.ed.String(); got != "ctx.get_position" {
 		t.Errorf("line = %q, want the common prefix ctx.get_position", got)
 	}
-	if !strings.Contains(h.screen(), "ctx.get_position  ctx.get_positions") {
-		t.Errorf("candidates not shown:\n%s", h.screen())
+	if !strings.Contains(h.screen(), "ctx.get_position   ctx.get_positions") {
+		t.Errorf("candidates not listed:\n%s", h.screen())
 	}
-	h.typeText("s")
-	if len(m.cands) != 0 {
+
+	// Tab steps through the list, Shift+Tab back, without asking the kernel again.
+	asked := len(f.completes)
+	for _, want := range []string{"ctx.get_position", "ctx.get_positions", "ctx.get_position"} {
+		h.press(tea.KeyTab)
+		if got := m.ed.String(); got != want {
+			t.Fatalf("Tab: line = %q, want %q", got, want)
+		}
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	if got := m.ed.String(); got != "ctx.get_positions" {
+		t.Fatalf("Shift+Tab: line = %q", got)
+	}
+	if len(f.completes) != asked {
+		t.Error("stepping through the list asked the kernel again")
+	}
+	h.typeText("(")
+	if m.comp != nil || strings.Contains(h.screen(), "completions") {
 		t.Error("candidates still shown after typing")
 	}
 
@@ -443,7 +461,7 @@ func TestHelpAndPanel(t *testing.T) {
 		Quotes: []strategy.Quote{{Symbol: "ETHUSDT", Bid: 2001, Ask: 2002, Last: 2001.5}},
 	}}
 	h, _ := startModel(t, f, Options{Width: 110, Height: 30})
-	h.waitScreen("k · running")
+	h.waitScreen(" k  running ")
 
 	h.typeText("?")
 	h.waitScreen("walk your input history")
@@ -486,7 +504,7 @@ func TestViewFitsAfterResize(t *testing.T) {
 		{120, 4}, {64, 30}, {33, 7}}
 	for _, panel := range []bool{false, true} {
 		for _, help := range []bool{false, true} {
-			m.panel, m.help = panel, help
+			m.panelSet, m.panelOpen, m.help = true, panel, help
 			for _, s := range sizes {
 				h.send(tea.WindowSizeMsg{Width: s[0], Height: s[1]})
 				v := m.View()
@@ -509,16 +527,49 @@ func TestViewFitsAfterResize(t *testing.T) {
 	}
 }
 
-func TestPasteRunsLines(t *testing.T) {
+func TestPasteRunsBlockAsOneInput(t *testing.T) {
 	f := newFake("alice", keys.Operator)
 	h, m := startModel(t, f, Options{})
-	h.send(tea.PasteMsg{Content: "a = 1\r\ndef f():\n\treturn a\n\nb"})
-	h.waitFor("2 execs", func() bool { e, _, _, _ := f.calls(); return len(e) == 2 })
+
+	// A block ending in a line break runs at once, as one input, blank lines and
+	// all; tabs become spaces.
+	h.send(tea.PasteMsg{Content: "a = 1\r\ndef f():\n\treturn a\n\nprint(f())\n"})
+	h.waitFor("exec", func() bool { e, _, _, _ := f.calls(); return len(e) == 1 })
 	e, _, _, _ := f.calls()
-	if e[0] != "a = 1" || e[1] != "def f():\n    return a" {
-		t.Errorf("pasted execs %q", e)
+	if want := "a = 1\ndef f():\n    return a\n\nprint(f())"; e[0] != want {
+		t.Errorf("pasted block ran as %q, want %q", e[0], want)
 	}
-	if m.ed.String() != "b" {
-		t.Errorf("line after paste = %q", m.ed.String())
+	if !m.ed.empty() || len(m.block) > 0 {
+		t.Errorf("input after running a paste: %q / %q", m.block, m.ed.String())
+	}
+	h.press(tea.KeyUp)
+	if m.draft() != "a = 1\ndef f():\n    return a\n\nprint(f())" {
+		t.Errorf("Up recalls %q, not the pasted block", m.draft())
+	}
+	h.ctrl('c')
+
+	// Without a final line break the block waits in the input, joined to what was
+	// typed, and Enter runs it like a typed block.
+	h.typeText("x = ")
+	h.send(tea.PasteMsg{Content: "[1,\n2]"})
+	if len(m.block) != 1 || m.block[0] != "x = [1," || m.ed.String() != "2]" {
+		t.Fatalf("paste without a final break: %q / %q", m.block, m.ed.String())
+	}
+	screen := h.screen()
+	if !strings.Contains(screen, ">>> x = [1,") || !strings.Contains(screen, "... 2]") {
+		t.Errorf("pasted block not shown in the input:\n%s", screen)
+	}
+	h.press(tea.KeyEnter)
+	h.waitFor("exec", func() bool { e, _, _, _ := f.calls(); return len(e) == 2 })
+	if e, _, _, _ := f.calls(); e[1] != "x = [1,\n2]" {
+		t.Errorf("Enter ran %q", e[1])
+	}
+
+	// A paste on one line is typed where the cursor is.
+	h.typeText("print()")
+	h.press(tea.KeyLeft)
+	h.send(tea.PasteMsg{Content: "'héllo'"})
+	if got := m.ed.String(); got != "print('héllo')" {
+		t.Errorf("one-line paste: %q", got)
 	}
 }

@@ -25,6 +25,29 @@ type cell struct {
 
 func num(v float64) cell { return cell{text: fmtNum(v), right: true} }
 
+// sideCell is a side ("buy", "sell", "long", "short") in its colour.
+func sideCell(text string) cell {
+	s := lipgloss.NewStyle()
+	switch text {
+	case "buy", "long":
+		s = styleBuy
+	case "sell", "short":
+		s = styleSell
+	}
+	return cell{text: sanitize(text), style: &s}
+}
+
+// qty is a position's quantity, green when long and red when short.
+func qty(v float64) cell {
+	c := num(v)
+	s := styleBuy
+	if v < 0 {
+		s = styleSell
+	}
+	c.style = &s
+	return c
+}
+
 func signed(v float64) cell {
 	s := pnlStyle(v)
 	text := fmtNum(v)
@@ -41,13 +64,17 @@ func panelLines(st kernel.Status, width, height int) []string {
 	var lines []string
 
 	lines = append(lines, styleHeading.Render("Positions"))
-	rows := [][]cell{{{text: "SYM"}, {text: "QTY", right: true}, {text: "AVG", right: true},
-		{text: "LAST", right: true}, {text: "UPNL", right: true}}}
+	rows := [][]cell{{{text: "SYM"}, {text: "SIDE"}, {text: "QTY", right: true},
+		{text: "AVG", right: true}, {text: "LAST", right: true}, {text: "UPNL", right: true}}}
 	for _, p := range acct.Positions {
 		if p.Quantity == 0 {
 			continue
 		}
-		rows = append(rows, []cell{{text: sanitize(p.Symbol)}, num(p.Quantity),
+		dir := "long"
+		if p.Quantity < 0 {
+			dir = "short"
+		}
+		rows = append(rows, []cell{{text: sanitize(p.Symbol)}, sideCell(dir), qty(p.Quantity),
 			num(p.AvgPrice), num(p.LastPrice), signed(p.UnrealizedPnL)})
 	}
 	lines = append(lines, table(rows, "no positions")...)
@@ -60,7 +87,7 @@ func panelLines(st kernel.Status, width, height int) []string {
 		if o.Price == 0 {
 			price = cell{text: "mkt", right: true}
 		}
-		rows = append(rows, []cell{{text: sanitize(o.ID)}, {text: sanitize(o.Side)},
+		rows = append(rows, []cell{{text: sanitize(o.ID)}, sideCell(o.Side),
 			{text: sanitize(o.Symbol)}, num(o.Quantity), price})
 	}
 	lines = append(lines, table(rows, "no open orders")...)
@@ -74,13 +101,15 @@ func panelLines(st kernel.Status, width, height int) []string {
 	}
 	lines = append(lines, table(rows, "no quotes yet")...)
 
-	lines = append(lines, "", styleDim.Render("cash "+fmtMoney(acct.Cash)))
+	lines = append(lines, "", styleDim.Render("cash ")+fmtMoney(acct.Cash)+
+		styleDim.Render("  fees ")+fmtMoney(acct.Fees))
 
 	if len(lines) > height {
 		lines = lines[:max(0, height)]
 	}
+	// One column of margin after the panel's rule.
 	for i, l := range lines {
-		lines[i] = fit(l, width)
+		lines[i] = fit(" "+l, width)
 	}
 	return lines
 }

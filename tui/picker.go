@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stratd/stratd/kernel"
 )
 
@@ -37,8 +39,9 @@ func PickerItemFromStatus(st kernel.Status) PickerItem {
 // calls it in a tea.Cmd, never in Update, so it may take a moment.
 type AttachFunc func(name string) (kernel.Client, error)
 
-// Picker lists kernels and lets the person choose one: Up/Down (or k/j) move, Enter
-// attaches, q, Esc or Ctrl+C quit. Once attached, the Picker hands every message
+// Picker lists kernels and lets the person choose one. Typing filters the list (by
+// name or strategy), Up/Down move, Enter attaches; Esc clears the filter or quits,
+// Ctrl+C and Ctrl+D quit. Once attached, the Picker hands every message
 // to the REPL Model of the kernel picked, so the program carries on with the same
 // root model; detaching from that kernel ends the program.
 //
@@ -48,7 +51,9 @@ type Picker struct {
 	attach AttachFunc
 	opts   Options
 
-	cursor    int
+	filter    []rune // what the person typed to narrow the list
+	shown     []int  // indexes into items of the kernels the filter matches
+	cursor    int    // index into shown
 	attaching string // the kernel being attached to, while the call runs
 	err       string // why the last attach failed
 
@@ -65,6 +70,7 @@ func NewPicker(items []PickerItem, attach AttachFunc, opts Options) *Picker {
 	items = append([]PickerItem(nil), items...)
 	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
 	p := &Picker{items: items, attach: attach, opts: opts}
+	p.refilter()
 	if opts.Context != nil {
 		// The Model made later watches the context itself; until then, a session
 		// that ends mid-attach must not leave the kernel's client attached.
@@ -129,24 +135,65 @@ func (p *Picker) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (p *Picker) onKey(k tea.KeyPressMsg) tea.Cmd {
 	switch k.String() {
-	case "q", "esc", "ctrl+c", "ctrl+d":
+	case "ctrl+c", "ctrl+d":
 		return tea.Quit
-	case "up", "k":
+	case "esc":
+		if len(p.filter) == 0 {
+			return tea.Quit
+		}
+		p.filter = nil
+		p.refilter()
+	case "up", "ctrl+p":
 		p.cursor = max(0, p.cursor-1)
-	case "down", "j":
-		p.cursor = min(len(p.items)-1, p.cursor+1)
-	case "home", "g":
+	case "down", "ctrl+n":
+		p.cursor = max(0, min(len(p.shown)-1, p.cursor+1))
+	case "home", "pgup":
 		p.cursor = 0
-	case "end", "G":
-		p.cursor = len(p.items) - 1
+	case "end", "pgdown":
+		p.cursor = max(0, len(p.shown)-1)
+	case "backspace", "ctrl+h":
+		if n := len(p.filter); n > 0 {
+			p.filter = p.filter[:n-1]
+			p.refilter()
+		}
+	case "ctrl+u":
+		p.filter = nil
+		p.refilter()
 	case "enter":
-		if p.attaching != "" || len(p.items) == 0 {
+		if p.attaching != "" || len(p.shown) == 0 {
 			return nil
 		}
-		p.attaching, p.err = p.items[p.cursor].Name, ""
+		p.attaching, p.err = p.items[p.shown[p.cursor]].Name, ""
 		return p.attachCmd(p.attaching)
+	default:
+		if k.Text != "" && k.Mod&^(tea.ModShift|tea.ModCapsLock) == 0 {
+			p.filter = append(p.filter, []rune(cleanLine(k.Text))...)
+			p.refilter()
+		}
 	}
 	return nil
+}
+
+// refilter recomputes the kernels shown for the filter, keeping the cursor on the
+// same kernel when it is still listed.
+func (p *Picker) refilter() {
+	current := -1
+	if p.cursor < len(p.shown) {
+		current = p.shown[p.cursor]
+	}
+	want := strings.ToLower(string(p.filter))
+	p.shown = p.shown[:0]
+	p.cursor = 0
+	for i, it := range p.items {
+		if want != "" && !strings.Contains(strings.ToLower(it.Name), want) &&
+			!strings.Contains(strings.ToLower(it.Strategy), want) {
+			continue
+		}
+		if i == current {
+			p.cursor = len(p.shown)
+		}
+		p.shown = append(p.shown, i)
+	}
 }
 
 func (p *Picker) attachCmd(name string) tea.Cmd {
@@ -199,6 +246,7 @@ func (p *Picker) View() tea.View {
 	v := tea.NewView(p.render())
 	v.AltScreen = true
 	v.WindowTitle = "stratd"
+	v.Cursor = p.cursorPos()
 	return v
 }
 
@@ -208,7 +256,8 @@ func (p *Picker) render() string {
 		return ""
 	}
 
-	top := []string{styleTitle.Render(pad(" stratd · pick a kernel", w)), ""}
+	top := []string{styleTitle.Render(pad(fmt.Sprintf(" stratd · pick a kernel (%d running)",
+		len(p.items)), w)), p.filterLine()}
 	var status string
 	switch {
 	case p.attaching != "":
@@ -217,12 +266,15 @@ func (p *Picker) render() string {
 		status = styleError.Render(p.err)
 	}
 	bottom := []string{status,
-		styleDim.Render("↑/↓ choose · Enter attach · q quit")}
+		styleDim.Render("type to filter · ↑/↓ choose · Enter attach · Esc clear/quit")}
 
 	lines := append([]string(nil), top...)
-	if len(p.items) == 0 {
+	switch {
+	case len(p.items) == 0:
 		lines = append(lines, styleDim.Render("  no kernels are running"))
-	} else {
+	case len(p.shown) == 0:
+		lines = append(lines, styleDim.Render("  no kernel matches; Esc clears the filter"))
+	default:
 		// The first row is the heading; the rest scroll to keep the cursor in view.
 		rows := p.rows()
 		n := max(0, h-len(top)-len(bottom)-1)
@@ -241,15 +293,38 @@ func (p *Picker) render() string {
 	return strings.Join(lines, "\n")
 }
 
-// rows renders the table: a heading, then one row per kernel, the cursor's marked.
+// filterLine shows what is typed to filter the list, where the cursor sits.
+func (p *Picker) filterLine() string {
+	if len(p.filter) == 0 {
+		return styleDim.Render(" filter: type part of a name")
+	}
+	return " filter: " + sanitize(string(p.filter))
+}
+
+// cursorPos is where the terminal cursor goes: at the end of the filter.
+func (p *Picker) cursorPos() *tea.Cursor {
+	if p.opts.Height < 2 || p.opts.Width <= 0 {
+		return nil
+	}
+	x := ansi.StringWidth(" filter: " + sanitize(string(p.filter)))
+	if len(p.filter) == 0 {
+		x = len(" filter: ")
+	}
+	return tea.NewCursor(min(x, p.opts.Width-1), 1)
+}
+
+// rows renders the table: a heading, then one row per kernel shown, the cursor's
+// marked.
 func (p *Picker) rows() []string {
 	cells := [][]cell{{{text: "NAME"}, {text: "STRATEGY"}, {text: "STATE"},
 		{text: "EQUITY", right: true}, {text: "PNL", right: true},
 		{text: "ATTACHED", right: true}}}
-	for _, it := range p.items {
+	for _, i := range p.shown {
+		it := p.items[i]
+		state := stateCell(it.State)
 		cells = append(cells, []cell{
 			{text: sanitize(it.Name)}, {text: sanitize(it.Strategy)},
-			{text: string(it.State)}, {text: fmtMoney(it.Equity), right: true},
+			state, {text: fmtMoney(it.Equity), right: true},
 			signedMoney(it.PnL), {text: fmt.Sprint(it.Attached), right: true},
 		})
 	}
@@ -265,6 +340,20 @@ func (p *Picker) rows() []string {
 		}
 	}
 	return lines
+}
+
+// stateCell is a kernel state coloured as in the REPL's header.
+func stateCell(st kernel.State) cell {
+	s := lipgloss.NewStyle()
+	switch st {
+	case kernel.StateRunning:
+		s = styleBuy
+	case kernel.StatePaused, kernel.StateStarting:
+		s = styleWarn
+	case kernel.StateStopped:
+		s = styleSell
+	}
+	return cell{text: string(st), style: &s}
 }
 
 func signedMoney(v float64) cell {

@@ -37,7 +37,30 @@ var (
 	stylePrompt   = lipgloss.NewStyle().Foreground(colorBlue).Bold(true)
 	styleHeading  = lipgloss.NewStyle().Bold(true).Underline(true)
 	styleSelected = lipgloss.NewStyle().Reverse(true)
+
+	// Sides of orders, fills and positions: buying and long green, selling and
+	// short red, as on trading screens.
+	styleBuy  = lipgloss.NewStyle().Foreground(colorGreen)
+	styleSell = lipgloss.NewStyle().Foreground(colorRed)
+
+	styleCompletion = lipgloss.NewStyle().Foreground(colorCyan)
 )
+
+// stateStyle is the header badge of a kernel state: green while it runs, yellow
+// when paused or busy elsewhere, red when stopped or interrupted. The badge is
+// reversed like the title bar, so the colour shows as its background.
+func stateStyle(state string) lipgloss.Style {
+	base := styleTitle
+	switch state {
+	case "running":
+		return base.Foreground(colorGreen)
+	case "paused", "starting", "read-only":
+		return base.Foreground(colorYellow)
+	case "stopped", "interrupted":
+		return base.Foreground(colorRed)
+	}
+	return base
+}
 
 // originColors colour people's names so a shared transcript reads like a chat.
 // Yellow and red are left for orders and errors.

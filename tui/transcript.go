@@ -50,6 +50,11 @@ type transcript struct {
 
 	offset int // lines scrolled up from the bottom; 0 follows new output
 	unseen int // lines that arrived below the view while scrolled up
+
+	// cleared is the index of the first item a view cleared with Ctrl+L shows
+	// while it follows new output; 0 when the view was not cleared. Scrolling up
+	// still reaches the items above it, as in a terminal's scrollback.
+	cleared int
 }
 
 // add appends an item. When the view is scrolled up it stays where it is.
@@ -65,7 +70,15 @@ func (t *transcript) add(it *item, width int) {
 		drop := len(t.items) - limit
 		clear(t.items[:drop])
 		t.items = append([]*item(nil), t.items[drop:]...)
+		t.cleared = max(0, t.cleared-drop)
 	}
+}
+
+// clearView empties the view, as Ctrl+L does in a shell: new items show from the
+// top, and the items before stay reachable by scrolling up.
+func (t *transcript) clearView() {
+	t.follow()
+	t.cleared = len(t.items)
 }
 
 func (t *transcript) limit() int {
@@ -81,6 +94,12 @@ func (t *transcript) window(width, height int) []string {
 	if height <= 0 || width <= 0 {
 		return nil
 	}
+	if t.offset == 0 && t.cleared > 0 {
+		if lines, ok := t.sinceCleared(width, height); ok {
+			return lines
+		}
+	}
+
 	need := t.offset + height
 	var chunks [][]string
 	have := 0
@@ -103,6 +122,20 @@ func (t *transcript) window(width, height int) []string {
 	end := len(flat) - t.offset
 	start := max(0, end-height)
 	return flat[start:end]
+}
+
+// sinceCleared returns the lines of the items after a Ctrl+L, when they do not
+// fill the view yet. Once they do, the view is an ordinary one again.
+func (t *transcript) sinceCleared(width, height int) ([]string, bool) {
+	var lines []string
+	for _, it := range t.items[min(t.cleared, len(t.items)):] {
+		lines = append(lines, it.render(width)...)
+		if len(lines) >= height {
+			t.cleared = 0
+			return nil, false
+		}
+	}
+	return lines, true
 }
 
 // scroll moves the view by delta lines (positive is up, into the past).
@@ -142,9 +175,9 @@ func renderItem(it *item, width int) []string {
 	case kernel.KindLog:
 		return wrapStyled("["+origin+"] "+text, width, styleDim)
 	case kernel.KindOrder:
-		return renderLabelled("order", origin, text, width, styleOrder)
+		return renderTrade("order", origin, text, width)
 	case kernel.KindFill:
-		return renderLabelled("fill", origin, text, width, styleFill)
+		return renderTrade("fill", origin, text, width)
 	case kernel.KindSystem:
 		if origin != "" && origin != kernel.OriginSystem && !strings.Contains(text, origin) {
 			text += " (" + origin + ")"
@@ -185,20 +218,53 @@ func renderInput(origin, code string, width int) []string {
 	return out
 }
 
-// renderLabelled renders orders and fills: "order alice: buy 1 BTCUSDT", the label
-// and origin highlighted so every trade can be traced to whoever caused it.
-func renderLabelled(label, origin, text string, width int, style lipgloss.Style) []string {
+// renderTrade renders orders and fills: "order alice: buy 1 BTCUSDT @ market". The
+// label and text take the colour of the side (buy green, sell red; a cancelled
+// order is dim) and the name its person's colour, so every trade can be traced to
+// whoever caused it.
+func renderTrade(label, origin, text string, width int) []string {
+	style := tradeStyle(label, text)
 	head := label + " " + origin + ":"
 	var out []string
 	for i, piece := range wrapPlain(head+" "+text, width) {
 		if i == 0 && strings.HasPrefix(piece, head) {
-			piece = style.Render(head) + style.UnsetBold().Render(piece[len(head):])
+			piece = style.Bold(true).Render(label) + " " + originStyle(origin).Render(origin) +
+				style.Render(":"+piece[len(head):])
 		} else {
-			piece = style.UnsetBold().Render(piece)
+			piece = style.Render(piece)
 		}
 		out = append(out, piece)
 	}
 	return out
+}
+
+// tradeStyle colours an order or fill by its side.
+func tradeStyle(label, text string) lipgloss.Style {
+	if label == "order" && strings.HasPrefix(text, "cancelled") {
+		return styleDim
+	}
+	switch side(text) {
+	case "buy":
+		return styleBuy
+	case "sell":
+		return styleSell
+	}
+	if label == "fill" {
+		return styleFill
+	}
+	return styleOrder
+}
+
+// side finds the side of an order or fill in its text: the first word that is
+// "buy" or "sell" ("filled o3: sell 0.5 BTCUSDT @ 30012.50").
+func side(text string) string {
+	for _, w := range strings.Fields(text) {
+		switch w = strings.ToLower(strings.Trim(w, ":,()")); w {
+		case "buy", "sell":
+			return w
+		}
+	}
+	return ""
 }
 
 // wrapStyled wraps plain text to width and styles each line on its own, so no

@@ -13,6 +13,7 @@ type layout struct {
 	body   int // transcript rows
 	hint   int // 1 when the hint line is shown
 	input  int // input rows: the block's lines and the edited line
+	cands  int // completion list rows, taken from the body
 
 	textW  int // transcript width
 	panelW int // side panel width; 0 when the panel is hidden
@@ -40,8 +41,14 @@ func (m *Model) layout() layout {
 		}
 	}
 
+	if m.comp != nil && l.body > 1 {
+		_, _, rows := m.comp.layout(w)
+		l.cands = min(maxCompletionRows, l.body/2, rows)
+		l.body -= l.cands
+	}
+
 	l.textW = w
-	if m.panel && w-minPanelWidth-1 >= minTextWidth {
+	if m.panelShown() && w-minPanelWidth-1 >= minTextWidth {
 		l.panelW = min(maxPanelWidth, max(minPanelWidth, w/3))
 		l.textW = w - l.panelW - 1
 	}
@@ -54,6 +61,9 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(content)
 	v.AltScreen = true
 	v.Cursor = cursor
+	// Cell motion reports the wheel (and clicks) without flooding the session with
+	// every move; terminals still select text with Shift held.
+	v.MouseMode = tea.MouseModeCellMotion
 	if m.status.Name != "" {
 		v.WindowTitle = "stratd · " + sanitize(m.status.Name)
 	}
@@ -68,6 +78,13 @@ func (m *Model) render() (string, *tea.Cursor) {
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.header(m.width)[:l.header]...)
 	lines = append(lines, m.body(l)...)
+	if l.cands > 0 {
+		rows := m.comp.rows(m.width, l.cands)
+		for len(rows) < l.cands {
+			rows = append(rows, "")
+		}
+		lines = append(lines, rows...)
+	}
 	if l.hint == 1 {
 		lines = append(lines, m.hintLine())
 	}
@@ -92,7 +109,7 @@ func (m *Model) body(l layout) []string {
 	}
 	var left, right []string
 	if m.help {
-		left = helpLines(m.readOnly())
+		left = m.helpLines()
 	} else {
 		left = m.tr.window(l.textW, l.body)
 	}
@@ -130,8 +147,10 @@ func (m *Model) hintLine() string {
 		parts = append(parts, styleWarn.Render(s))
 	}
 	switch {
-	case len(m.cands) > 0:
-		parts = append(parts, strings.Join(m.cands, "  "))
+	case m.comp != nil:
+		parts = append(parts, styleDim.Render(fmt.Sprintf(
+			"%d completions · Tab / Shift+Tab choose · keep typing to narrow",
+			len(m.comp.cands))))
 	case m.flash != "":
 		parts = append(parts, styleWarn.Render(m.flash))
 	case m.stopped:
@@ -141,8 +160,12 @@ func (m *Model) hintLine() string {
 	case len(m.block) > 0:
 		parts = append(parts, styleDim.Render("a blank line runs the block · Ctrl+C drops it"))
 	default:
+		leave := "Ctrl+D detach"
+		if m.owner {
+			leave = "Ctrl+D quit"
+		}
 		parts = append(parts, styleDim.Render(
-			"? help · Ctrl+D detach · F2 panel · PgUp/PgDn scroll"))
+			"? help · "+leave+" · F2 panel · PgUp/PgDn scroll"))
 	}
 	return strings.Join(parts, styleDim.Render(" · "))
 }
@@ -177,29 +200,45 @@ func (m *Model) inputLines(n int) ([]string, int) {
 	return lines[max(0, len(lines)-n):], cursorX
 }
 
+// helpKeys are the keys the help lists; leaveKey is filled in by helpLines.
 var helpKeys = [][2]string{
 	{"Enter", "run the line; a block (def, if, for…) runs after a blank line"},
-	{"Up / Down", "walk your input history"},
-	{"Tab", "complete names and ctx. members; indents at the start of a line"},
+	{"Up / Down", "walk your input history on this kernel (kept across sessions)"},
+	{"Tab", "complete names and ctx. members; again to step through the list"},
 	{"Ctrl+C", "interrupt the running input, or clear the line"},
-	{"Ctrl+D", "on an empty line: detach (the kernel keeps running)"},
-	{"PgUp / PgDn", "scroll the transcript"},
+	{"Ctrl+D", ""},
+	{"PgUp / PgDn", "scroll the transcript (also the mouse wheel, Shift+Up/Down)"},
+	{"Ctrl+L", "clear the view; the transcript stays (scroll up to see it)"},
 	{"F2 / Ctrl+P", "show or hide positions, orders and quotes"},
 	{"← → Home End", "move in the line (also Ctrl+A, Ctrl+E, Alt+B, Alt+F)"},
 	{"Ctrl+U / K / W", "delete to the start, to the end, the word before"},
-	{"?", "on an empty line: show or hide this help (Esc closes it)"},
+	{"? / F1", "show or hide this help (? on an empty line; Esc closes it)"},
 }
 
 // helpLines is the help overlay drawn over the transcript.
-func helpLines(readOnly bool) []string {
+func (m *Model) helpLines() []string {
 	lines := []string{styleHeading.Render("Keys"), ""}
 	for _, k := range helpKeys {
-		lines = append(lines, "  "+stylePrompt.Render(fmt.Sprintf("%-15s", k[0]))+" "+k[1])
+		what := k[1]
+		if k[0] == "Ctrl+D" {
+			what = "on an empty line: detach (the kernel keeps running)"
+			if m.owner {
+				what = "on an empty line: quit, which stops the kernel"
+			}
+		}
+		lines = append(lines, "  "+stylePrompt.Render(fmt.Sprintf("%-15s", k[0]))+" "+what)
 	}
-	lines = append(lines, "")
-	if readOnly {
+	lines = append(lines, "",
+		styleDim.Render("  Pasting a block runs it as one input. Shift+drag selects text."))
+	if m.readOnly() {
 		lines = append(lines, styleWarn.Render("  You are a viewer: "+readOnlyHint+"."))
 	}
-	lines = append(lines, styleDim.Render("  Only `kernel stop` stops a kernel; leaving never does."))
+	if m.owner {
+		lines = append(lines, styleDim.Render(
+			"  This terminal runs the kernel: quitting stops it for everyone."))
+	} else {
+		lines = append(lines, styleDim.Render(
+			"  Only `kernel stop` stops a kernel; leaving never does."))
+	}
 	return lines
 }
