@@ -68,11 +68,11 @@ func (m *Model) header(width int) []string {
 	if state != "" {
 		bar += stateStyle(state).Render(" " + state + " ")
 	}
-	if m.interrupted != "" && !m.stopped {
-		bar += styleTitle.Render(" ") + stateStyle("interrupted").Render(" "+m.interrupted+" ")
-	}
 	if len(after) > 0 {
 		bar += styleTitle.Render(" " + strings.Join(after, " · ") + " ")
+	}
+	if m.interrupted != "" && !m.stopped {
+		bar += stateStyle("interrupted").Render(" "+m.interrupted+" ") + styleTitle.Render(" ")
 	}
 	// A viewer's read-only badge keeps the right end, however narrow the bar.
 	ro := ""
@@ -84,7 +84,7 @@ func (m *Model) header(width int) []string {
 	if fill := room - ansi.StringWidth(bar); fill > 0 {
 		bar += styleTitle.Render(strings.Repeat(" ", fill))
 	}
-	return []string{fit(bar+ro, width), fit(m.accountLine(), width)}
+	return []string{fit(bar+ro, width), fit(m.accountLine(width), width)}
 }
 
 // activity describes the input running, if any: busy, queued, being interrupted.
@@ -103,33 +103,31 @@ func (m *Model) activity() []string {
 	return []string{busy}
 }
 
-// accountLine is the second header line: equity, PnL, sparkline, attached people.
-func (m *Model) accountLine() string {
+// accountLine is the second header line: equity, PnL, who is attached, and the
+// sparkline in the room left (at most sparkLen cells), so that a narrow terminal
+// loses history before names.
+func (m *Model) accountLine(width int) string {
 	if m.status.Name == "" {
 		return styleDim.Render(" waiting for the kernel's status…")
 	}
 	acct := m.status.Account
-	var b strings.Builder
-	b.WriteString(" equity ")
-	b.WriteString(fmtMoney(acct.Equity))
-	b.WriteString("  pnl ")
 	pnl := fmtSigned(acct.PnL)
 	if base := acct.Equity - acct.PnL; base > 0 {
 		pnl += fmt.Sprintf(" (%+.2f%%)", acct.PnL/base*100)
 	}
-	b.WriteString(pnlStyle(acct.PnL).Render(pnl))
-	if len(m.equity) > 1 {
-		b.WriteString("  ")
-		b.WriteString(pnlStyle(m.equity[len(m.equity)-1] - m.equity[0]).
-			Render(sparkline(m.equity)))
+	left := " equity " + fmtMoney(acct.Equity) + "  pnl " + pnlStyle(acct.PnL).Render(pnl)
+
+	right := ""
+	if names := m.attachedNames(); len(names) > 0 {
+		right = styleDim.Render("  · attached: ") + strings.Join(names, ", ")
 	}
 
-	names := m.attachedNames()
-	if len(names) > 0 {
-		b.WriteString(styleDim.Render("  · attached: "))
-		b.WriteString(strings.Join(names, ", "))
+	room := width - ansi.StringWidth(left) - ansi.StringWidth(right) - 2
+	if n := min(len(m.equity), room); n > 1 {
+		values := m.equity[len(m.equity)-n:]
+		left += "  " + pnlStyle(values[n-1]-values[0]).Render(sparkline(values))
 	}
-	return b.String()
+	return left + right
 }
 
 // attachedNames lists the people attached, once each, with a count for someone

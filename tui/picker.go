@@ -314,30 +314,27 @@ func (p *Picker) cursorPos() *tea.Cursor {
 }
 
 // rows renders the table: a heading, then one row per kernel shown, the cursor's
-// marked.
+// marked. Columns are as wide as the whole list needs, so filtering does not make
+// them jump.
 func (p *Picker) rows() []string {
 	cells := [][]cell{{{text: "NAME"}, {text: "STRATEGY"}, {text: "STATE"},
 		{text: "EQUITY", right: true}, {text: "PNL", right: true},
 		{text: "ATTACHED", right: true}}}
-	for _, i := range p.shown {
-		it := p.items[i]
-		state := stateCell(it.State)
+	for _, it := range p.items {
 		cells = append(cells, []cell{
 			{text: sanitize(it.Name)}, {text: sanitize(it.Strategy)},
-			state, {text: fmtMoney(it.Equity), right: true},
+			stateCell(it.State), {text: fmtMoney(it.Equity), right: true},
 			signedMoney(it.PnL), {text: fmt.Sprint(it.Attached), right: true},
 		})
 	}
-	lines := table(cells, "")
-	for i := range lines {
-		switch {
-		case i == 0:
-			lines[i] = "  " + lines[i]
-		case i-1 == p.cursor:
-			lines[i] = styleSelected.Render("▸ ") + lines[i]
-		default:
-			lines[i] = "  " + lines[i]
+	all := table(cells, "")
+	lines := []string{"  " + all[0]}
+	for row, i := range p.shown {
+		mark := "  "
+		if row == p.cursor {
+			mark = styleSelected.Render("▸ ")
 		}
+		lines = append(lines, mark+all[1+i])
 	}
 	return lines
 }

@@ -149,3 +149,68 @@ func TestPickerSessionEndsMidAttach(t *testing.T) {
 		t.Error("a REPL was made for a session that had ended")
 	}
 }
+
+func TestPickerFilters(t *testing.T) {
+	items := []PickerItem{
+		{Name: "btc_trend", Strategy: "trend.star", State: kernel.StateRunning, Equity: 12000,
+			PnL: 2000, Attached: 3},
+		{Name: "eth_mean", Strategy: "mean.star", State: kernel.StatePaused, Equity: 9000},
+		{Name: "btc_grid", Strategy: "grid.star", State: kernel.StateRunning, Equity: 10000},
+	}
+	var asked []string
+	attach := func(name string) (kernel.Client, error) {
+		asked = append(asked, name)
+		return nil, errors.New("refused")
+	}
+	p := NewPicker(items, attach, Options{Width: 80, Height: 12})
+	t.Cleanup(p.Close)
+	h := newHarness(t, p)
+
+	screen := h.screen()
+	for _, want := range []string{"12,000.00", "+2,000.00", "paused", "3 running"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("picker lacks %q:\n%s", want, screen)
+		}
+	}
+	if c := p.View().Cursor; c == nil || c.Y != 1 {
+		t.Errorf("cursor %+v, want on the filter line", c)
+	}
+
+	// Typing narrows by name or strategy; the cursor stays on a kernel shown.
+	h.typeText("BTC")
+	screen = h.screen()
+	if strings.Contains(screen, "eth_mean") || !strings.Contains(screen, "btc_grid") ||
+		!strings.Contains(screen, "filter: BTC") {
+		t.Fatalf("filter BTC:\n%s", screen)
+	}
+	h.press(tea.KeyDown)
+	if !strings.Contains(h.screen(), "▸ btc_trend") {
+		t.Fatalf("Down did not move to btc_trend:\n%s", h.screen())
+	}
+	h.typeText("_t")
+	if !strings.Contains(h.screen(), "▸ btc_trend") || strings.Contains(h.screen(), "btc_grid") {
+		t.Fatalf("filter btc_t:\n%s", h.screen())
+	}
+	h.press(tea.KeyEnter)
+	h.waitScreen("attach btc_trend: refused")
+
+	h.typeText("zzz")
+	h.waitScreen("no kernel matches")
+	h.press(tea.KeyEnter) // nothing to attach to
+	h.press(tea.KeyEscape)
+	if h.quit || strings.Contains(h.screen(), "no kernel matches") ||
+		!strings.Contains(h.screen(), "eth_mean") {
+		t.Fatalf("Esc did not clear the filter:\n%s", h.screen())
+	}
+	h.typeText("mean.st")
+	h.press(tea.KeyBackspace)
+	h.press(tea.KeyBackspace)
+	h.press(tea.KeyEnter)
+	h.waitScreen("attach eth_mean: refused")
+	if strings.Join(asked, ",") != "btc_trend,eth_mean" {
+		t.Errorf("attach calls %q", asked)
+	}
+	h.press(tea.KeyEscape)
+	h.press(tea.KeyEscape)
+	h.waitFor("quit", func() bool { return h.quit })
+}

@@ -140,6 +140,14 @@ func (t *transcript) sinceCleared(width, height int) ([]string, bool) {
 
 // scroll moves the view by delta lines (positive is up, into the past).
 func (t *transcript) scroll(delta, width, height int) {
+	if delta > 0 && t.offset == 0 && t.cleared > 0 {
+		// Leaving a cleared view: as in a terminal, what was cleared sits right
+		// above the lines shown, and scrolling up by the blank rows reaches it.
+		if lines, ok := t.sinceCleared(width, height); ok {
+			delta = max(0, delta-(height-len(lines)))
+		}
+		t.cleared = 0
+	}
 	t.offset = max(0, t.offset+delta)
 	t.window(width, height) // clamps at the top
 	if t.offset == 0 {
