@@ -15,7 +15,8 @@ var CtxDocs = map[string]string{
 	"time":        "ctx.time(): market time of the last bar, RFC 3339 (None before the first)",
 	"instruments": "ctx.instruments: the list of symbols this strategy trades",
 	"quote":       "ctx.quote(sym): last quote of sym: bid, ask, last, time",
-	"ohlc":        "ctx.ohlc(sym, length=100): recent bars of sym, oldest first",
+	"ohlc": "ctx.ohlc(sym, length=100): the last length bars of sym (up to 1000), " +
+		"oldest first; .close, .open, .high, .low, .volume are columns of floats",
 	"get_position": "ctx.get_position(sym): position of sym: symbol, quantity, avg_price, " +
 		"last_price, unrealized_pnl, realized_pnl, market_value",
 	"get_positions": "ctx.get_positions(): dict of the non-zero positions by symbol",
@@ -151,9 +152,18 @@ func (c *ctxValue) ohlc(_ *starlark.Thread, args starlark.Tuple,
 	kwargs []starlark.Tuple) (starlark.Value, error) {
 	var sym string
 	length := 100
-	err := starlark.UnpackArgs("ohlc", args, kwargs, "sym", &sym, "length?", &length)
-	if err != nil {
-		return nil, err
+	s, isStr := strArg(args, 0)
+	n, isInt := intArg(args, 1)
+	switch {
+	case len(kwargs) == 0 && len(args) == 1 && isStr:
+		sym = s // ohlc(sym) runs on every bar: skip UnpackArgs
+	case len(kwargs) == 0 && len(args) == 2 && isStr && isInt:
+		sym, length = s, n
+	default:
+		var err error
+		if sym, length, err = unpackOHLC(args, kwargs); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.r.checkSymbol(sym); err != nil {
 		return nil, err
@@ -161,12 +171,15 @@ func (c *ctxValue) ohlc(_ *starlark.Thread, args starlark.Tuple,
 	if length <= 0 {
 		return nil, fmt.Errorf("length must be more than 0, got %d", length)
 	}
-	bars := c.r.history[sym].last(length)
-	list := make([]starlark.Value, len(bars))
-	for i, b := range bars {
-		list[i] = barValue(b)
-	}
-	return starlark.NewList(list), nil
+	return c.r.history[sym].last(length), nil
+}
+
+// unpackOHLC is the general case of ohlc's arguments.
+func unpackOHLC(args starlark.Tuple, kwargs []starlark.Tuple) (string, int, error) {
+	var sym string
+	length := 100
+	err := starlark.UnpackArgs("ohlc", args, kwargs, "sym", &sym, "length?", &length)
+	return sym, length, err
 }
 
 func (c *ctxValue) getPosition(_ *starlark.Thread, args starlark.Tuple,
@@ -212,22 +225,11 @@ func (c *ctxValue) getOrders(_ *starlark.Thread, args starlark.Tuple,
 
 func (c *ctxValue) trade(th *starlark.Thread, args starlark.Tuple,
 	kwargs []starlark.Tuple) (starlark.Value, error) {
-	var sym string
-	var amount floatArg
-	var price starlark.Value = starlark.None
-	err := starlark.UnpackArgs("trade", args, kwargs,
-		"sym", &sym, "amount", &amount, "price?", &price)
+	sym, amount, limit, err := c.orderArgs("trade", "amount", args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := limitPrice(price)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.r.checkSymbol(sym); err != nil {
-		return nil, err
-	}
-	o, err := c.r.place(originOf(th), sym, float64(amount), limit)
+	o, err := c.r.place(originOf(th), sym, amount, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -236,25 +238,42 @@ func (c *ctxValue) trade(th *starlark.Thread, args starlark.Tuple,
 
 func (c *ctxValue) setTargetPosition(th *starlark.Thread, args starlark.Tuple,
 	kwargs []starlark.Tuple) (starlark.Value, error) {
-	var sym string
-	var target floatArg
-	var price starlark.Value = starlark.None
-	err := starlark.UnpackArgs("set_target_position", args, kwargs,
-		"sym", &sym, "target", &target, "price?", &price)
+	sym, target, limit, err := c.orderArgs("set_target_position", "target", args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := limitPrice(price)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.r.checkSymbol(sym); err != nil {
-		return nil, err
-	}
-	if math.IsNaN(float64(target)) || math.IsInf(float64(target), 0) {
+	if math.IsNaN(target) || math.IsInf(target, 0) {
 		return nil, fmt.Errorf("target must be a number, got %v", target)
 	}
-	return c.r.setTarget(originOf(th), sym, float64(target), limit)
+	return c.r.setTarget(originOf(th), sym, target, limit)
+}
+
+// orderArgs unpacks (sym, amount, price=None) for trade and set_target_position: an
+// instrument, a number and a limit price, 0 for a market order. It runs on every bar
+// of many strategies, so the plain positional call skips UnpackArgs.
+func (c *ctxValue) orderArgs(fn, amountName string, args starlark.Tuple,
+	kwargs []starlark.Tuple) (sym string, amount, limit float64, err error) {
+	var price starlark.Value = starlark.None
+	fast := false
+	if len(kwargs) == 0 && (len(args) == 2 || len(args) == 3) {
+		s, isStr := strArg(args, 0)
+		a, isNum := starlark.AsFloat(args[1])
+		if fast = isStr && isNum; fast {
+			sym, amount = s, a
+			if len(args) == 3 {
+				price = args[2]
+			}
+		}
+	}
+	if !fast {
+		if sym, amount, price, err = unpackOrder(fn, amountName, args, kwargs); err != nil {
+			return "", 0, 0, err
+		}
+	}
+	if limit, err = limitPrice(price); err != nil {
+		return "", 0, 0, err
+	}
+	return sym, amount, limit, c.r.checkSymbol(sym)
 }
 
 func (c *ctxValue) closePosition(th *starlark.Thread, args starlark.Tuple,
@@ -412,6 +431,27 @@ func (c *ctxValue) optionalSymbol(fn string, args starlark.Tuple,
 		return "", fmt.Errorf("sym: want a symbol string or None, got %s", symv.Type())
 	}
 	return sym, c.r.checkSymbol(sym)
+}
+
+// unpackOrder is the general case of orderArgs, apart so that its variables do not
+// escape to the heap in the common case.
+func unpackOrder(fn, amountName string, args starlark.Tuple,
+	kwargs []starlark.Tuple) (string, float64, starlark.Value, error) {
+	var sym string
+	var amount floatArg
+	var price starlark.Value = starlark.None
+	err := starlark.UnpackArgs(fn, args, kwargs, "sym", &sym, amountName, &amount,
+		"price?", &price)
+	return sym, float64(amount), price, err
+}
+
+// strArg returns args[i] when it is a string.
+func strArg(args starlark.Tuple, i int) (string, bool) {
+	if i >= len(args) {
+		return "", false
+	}
+	s, ok := args[i].(starlark.String)
+	return string(s), ok
 }
 
 // limitPrice reads an optional limit price: None means a market order (0).

@@ -17,7 +17,8 @@ import (
 // A feed produces bars, one bar time at a time.
 type feed interface {
 	// next returns the bars of the next bar time (at most one per instrument, all with
-	// the same time), or ok == false when the feed has no more bars.
+	// the same time), or ok == false when the feed has no more bars. The slice is valid
+	// until the next call: a feed may reuse it.
 	next() (bars []Bar, ok bool)
 }
 
@@ -40,6 +41,7 @@ type syntheticFeed struct {
 	walks     []*walk
 	timeframe time.Duration
 	t         time.Time
+	bars      []Bar // returned by next, reused
 }
 
 // walk is one instrument's random walk: geometric Brownian motion with small wicks.
@@ -84,12 +86,14 @@ func startingPrice(sym string) (price, volume float64) {
 }
 
 func (f *syntheticFeed) next() ([]Bar, bool) {
-	bars := make([]Bar, len(f.walks))
+	if f.bars == nil {
+		f.bars = make([]Bar, len(f.walks))
+	}
 	for i, w := range f.walks {
-		bars[i] = w.bar(f.t)
+		f.bars[i] = w.bar(f.t)
 	}
 	f.t = f.t.Add(f.timeframe)
-	return bars, true
+	return f.bars, true
 }
 
 func (w *walk) bar(t time.Time) Bar {

@@ -133,19 +133,38 @@ func TestNewReportsCSVErrors(t *testing.T) {
 
 func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 	var h barHistory
+	early := h.last(1) // a view taken before any bar
+	var views []*barList
 	for i := range 2*HistoryBars + 500 {
-		h.add(Bar{Volume: float64(i)})
-	}
-	got := h.last(5000)
-	if len(got) != HistoryBars {
-		t.Fatalf("kept %d bars, want %d", len(got), HistoryBars)
-	}
-	for i, b := range got {
-		if want := float64(HistoryBars + 500 + i); b.Volume != want {
-			t.Fatalf("bar %d is number %v, want %v", i, b.Volume, want)
+		h.add(Bar{Volume: float64(i), Close: float64(i)})
+		if i%700 == 0 {
+			views = append(views, h.last(10))
 		}
 	}
-	if got := h.last(3); len(got) != 3 || got[2].Volume != float64(2*HistoryBars+499) {
+	got := h.last(5000)
+	if len(got.bars) != HistoryBars || len(got.closes) != HistoryBars {
+		t.Fatalf("kept %d bars, %d closes, want %d", len(got.bars), len(got.closes),
+			HistoryBars)
+	}
+	for i, b := range got.bars {
+		if want := float64(HistoryBars + 500 + i); b.Volume != want || got.closes[i] != want {
+			t.Fatalf("bar %d is number %v (close %v), want %v", i, b.Volume, got.closes[i],
+				want)
+		}
+	}
+	if got := h.last(3); len(got.bars) != 3 || got.bars[2].Volume != float64(2*HistoryBars+499) {
 		t.Errorf("last(3) = %v", got)
+	}
+
+	// Views handed out earlier never change: ctx.ohlc results stay what they were.
+	if len(early.bars) != 0 {
+		t.Errorf("early view %v", early)
+	}
+	for k, v := range views {
+		last := float64(k * 700)
+		if n := len(v.bars); v.bars[n-1].Volume != last || v.closes[n-1] != last {
+			t.Errorf("view %d ends with bar %v, close %v; want %v", k, v.bars[n-1].Volume,
+				v.closes[n-1], last)
+		}
 	}
 }

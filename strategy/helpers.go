@@ -19,6 +19,8 @@ var HelperDocs = map[string]string{
 	"rsi":       "rsi(values, n=14): Wilder's relative strength index, 0 to 100 (None if too few)",
 	"sum":       "sum(values, start=0): start plus the sum of values, as in Python",
 	"round":     "round(x, ndigits=None): x rounded half to even; an int without ndigits",
+	"help": "help(x): what x is and how to use it: help(ctx.trade), help(sma), " +
+		"help(\"on_bar\"), help(ctx); help() lists everything",
 }
 
 func (r *Runtime) portfolio(_ *starlark.Thread, args starlark.Tuple,
@@ -27,21 +29,29 @@ func (r *Runtime) portfolio(_ *starlark.Thread, args starlark.Tuple,
 		return nil, err
 	}
 	var b strings.Builder
-	held := r.acct.held()
-	if len(held) == 0 {
+	rows := [][]string{{
+		"symbol", "quantity", "avg_price", "last_price", "market_value", "unrealized",
+		"realized",
+	}}
+	// Flat positions that made or lost money stay in the table, so that the realised
+	// column adds up to the realised PnL of the account.
+	for _, sym := range r.acct.symbols {
+		p := r.acct.positions[sym]
+		if p == nil || p.Quantity == 0 && p.RealizedPnL == 0 {
+			continue
+		}
+		avg := formatPrice(p.AvgPrice)
+		if p.Quantity == 0 {
+			avg = "-"
+		}
+		rows = append(rows, []string{
+			p.Symbol, formatQty(p.Quantity), avg, formatPrice(p.LastPrice),
+			money(p.MarketValue), money(p.UnrealizedPnL), money(p.RealizedPnL),
+		})
+	}
+	if len(rows) == 1 {
 		b.WriteString("no positions\n")
 	} else {
-		rows := [][]string{{
-			"symbol", "quantity", "avg_price", "last_price", "market_value", "unrealized",
-			"realized",
-		}}
-		for _, p := range held {
-			rows = append(rows, []string{
-				p.Symbol, formatQty(p.Quantity), formatPrice(p.AvgPrice),
-				formatPrice(p.LastPrice), money(p.MarketValue), money(p.UnrealizedPnL),
-				money(p.RealizedPnL),
-			})
-		}
 		b.WriteString(table("lrrrrrr", rows))
 	}
 	equity := r.acct.equity()
@@ -183,41 +193,103 @@ func rsi(_ *starlark.Thread, args starlark.Tuple,
 	return starlark.Float(100 - 100/(1+gain/loss)), nil
 }
 
-// indicatorArgs unpacks (values, n): values is any iterable of numbers or of bars (their
-// close is used). A default n of 0 means n is required.
+// indicatorArgs unpacks (values, n) for sma, ema and rsi; see floats for the values.
+// A default n of 0 means n is required.
 func indicatorArgs(fn string, args starlark.Tuple,
 	kwargs []starlark.Tuple, defaultN int) ([]float64, int, error) {
-	var seq starlark.Iterable
+	var values starlark.Value = starlark.None
 	n := defaultN
-	nParam := "n"
-	if defaultN > 0 {
-		nParam = "n?"
-	}
-	if err := starlark.UnpackArgs(fn, args, kwargs, "values", &seq, nParam, &n); err != nil {
+	if i, ok := intArg(args, 1); ok && len(args) == 2 && len(kwargs) == 0 {
+		values, n = args[0], i // the common case, without the cost of UnpackArgs
+	} else if err := unpackIndicator(fn, args, kwargs, &values, &n); err != nil {
 		return nil, 0, err
 	}
 	if n <= 0 {
 		return nil, 0, fmt.Errorf("n must be more than 0, got %d", n)
 	}
+	xs, err := floats(values)
+	return xs, n, err
+}
 
-	var xs []float64
-	if l, ok := seq.(starlark.Sequence); ok {
-		xs = make([]float64, 0, l.Len())
+// unpackIndicator is the general case of indicatorArgs, apart so that its variables
+// do not escape in the common case.
+func unpackIndicator(fn string, args starlark.Tuple, kwargs []starlark.Tuple,
+	values *starlark.Value, n *int) error {
+	v, nn := *values, *n
+	nParam := "n"
+	if nn > 0 {
+		nParam = "n?"
 	}
-	it := seq.Iterate()
-	defer it.Done()
-	var v starlark.Value
-	for i := 0; it.Next(&v); i++ {
-		if rec, ok := v.(*record); ok && rec.kind == "bar" {
-			v, _ = rec.Attr("close")
-		}
-		x, ok := starlark.AsFloat(v)
-		if !ok {
-			return nil, 0, fmt.Errorf("values[%d] is a %s, want a number or a bar", i, v.Type())
-		}
-		xs = append(xs, x)
+	if err := starlark.UnpackArgs(fn, args, kwargs, "values", &v, nParam, &nn); err != nil {
+		return err
 	}
-	return xs, n, nil
+	*values, *n = v, nn
+	return nil
+}
+
+// intArg returns args[i] as an int when it is a Starlark int that fits.
+func intArg(args starlark.Tuple, i int) (int, bool) {
+	if i >= len(args) {
+		return 0, false
+	}
+	v, ok := args[i].(starlark.Int)
+	if !ok {
+		return 0, false
+	}
+	n, ok := v.Int64()
+	return int(n), ok && n == int64(int(n))
+}
+
+// floats reads the values of an indicator: a series such as ctx.ohlc(sym).close (read
+// as it is, without a copy), the bars of ctx.ohlc (their closes), or a list, tuple or
+// other iterable of numbers or bars.
+func floats(v starlark.Value) ([]float64, error) {
+	switch v := v.(type) {
+	case series:
+		return v, nil
+	case *barList:
+		return v.closes, nil
+	case starlark.String:
+		// A string is indexable, but never what was meant.
+	case starlark.Indexable:
+		xs := make([]float64, v.Len())
+		for i := range xs {
+			x, err := number(v.Index(i), i)
+			if err != nil {
+				return nil, err
+			}
+			xs[i] = x
+		}
+		return xs, nil
+	case starlark.Iterable:
+		var xs []float64
+		it := v.Iterate()
+		defer it.Done()
+		var elem starlark.Value
+		for i := 0; it.Next(&elem); i++ {
+			x, err := number(elem, i)
+			if err != nil {
+				return nil, err
+			}
+			xs = append(xs, x)
+		}
+		return xs, nil
+	}
+	return nil, fmt.Errorf("values: want a list of numbers or bars, got %s", v.Type())
+}
+
+// number reads values[i]: an int, a float or a bar (its close).
+func number(v starlark.Value, i int) (float64, error) {
+	switch v := v.(type) {
+	case starlark.Float:
+		return float64(v), nil
+	case barRef:
+		return v.b.Close, nil
+	}
+	if x, ok := starlark.AsFloat(v); ok {
+		return x, nil
+	}
+	return 0, fmt.Errorf("values[%d] is a %s, want a number or a bar", i, v.Type())
 }
 
 // sum(values, start=0) adds values to start with Starlark's +, as Python's sum does.

@@ -36,7 +36,7 @@ func TestIndicators(t *testing.T) {
 		"sma([1, 2], 0)":     "n must be more than 0",
 		`sma([1, "x"], 1)`:   "values[1] is a string, want a number or a bar",
 		"sma([1, 2])":        "missing argument for n",
-		"ema(3, 1)":          "got int, want iterable",
+		"ema(3, 1)":          "values: want a list of numbers or bars, got int",
 		`sum(["a"], 0)`:      "unknown binary op: int + string",
 		`round("x")`:         "got string, want a number",
 		"rsi([1, 2, 3], -1)": "n must be more than 0",

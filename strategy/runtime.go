@@ -74,6 +74,10 @@ type Runtime struct {
 	restart  bool      // the account was restored: ctx.is_restart()
 	failures map[string]int
 
+	hookThread *starlark.Thread  // reused by every hook call; see run
+	hookBusy   bool              // hookThread is running code
+	hookArgs   [2]starlark.Value // the arguments of a hook call; see callHook
+
 	// running is the thread executing Starlark now, if any; Cancel reads it from
 	// other goroutines.
 	running atomic.Pointer[starlark.Thread]
@@ -149,18 +153,19 @@ func (r *Runtime) predeclared() starlark.StringDict {
 		"rsi":       builtin("rsi", rsi),
 		"sum":       builtin("sum", sum),
 		"round":     builtin("round", round),
+		"help":      builtin("help", r.help),
 	}
 }
 
 // Start calls on_start(ctx) if the script defines it.
 func (r *Runtime) Start() error {
-	_, err := r.callHook(HookStart, r.ctx)
+	_, err := r.callHook(HookStart, nil)
 	return err
 }
 
 // Stop calls on_stop(ctx) if the script defines it.
 func (r *Runtime) Stop() error {
-	_, err := r.callHook(HookStop, r.ctx)
+	_, err := r.callHook(HookStop, nil)
 	return err
 }
 
@@ -214,18 +219,34 @@ func (r *Runtime) Exec(origin, code string) (string, error) {
 // hooks are paused). Hook errors become error entries; Step goes on. It returns false
 // when the feed has no more bars.
 func (r *Runtime) Step() bool {
-	if r.done {
+	bars, fills, ok := r.advance()
+	if !ok {
 		return false
 	}
-	bars, ok := r.feed.next()
+	for _, f := range fills {
+		r.deliver(HookFill, fillValue(f))
+	}
+	for _, b := range bars {
+		r.deliver(HookBar, barRef{r.history[b.Symbol].latest()})
+	}
+	return true
+}
+
+// advance is Step without the hooks: it takes the next bar time from the feed, fills
+// the orders its bars execute, records the bars and makes the fill entries. The bars
+// are the feed's, valid until the next advance; the history keeps them for longer.
+func (r *Runtime) advance() (bars []Bar, fills []Fill, ok bool) {
+	if r.done {
+		return nil, nil, false
+	}
+	bars, ok = r.feed.next()
 	if !ok || len(bars) == 0 {
 		r.done = true
-		return false
+		return nil, nil, false
 	}
 	r.now = bars[0].Time
 	r.bars++
 
-	var fills []Fill
 	for _, b := range bars {
 		fills = append(fills, r.acct.match(b)...)
 		r.observe(b)
@@ -233,13 +254,7 @@ func (r *Runtime) Step() bool {
 	for _, f := range fills {
 		r.out.Emit(KindFill, f.Origin, describeFill(f))
 	}
-	for _, f := range fills {
-		r.deliver(HookFill, fillValue(f))
-	}
-	for _, b := range bars {
-		r.deliver(HookBar, barValue(b))
-	}
-	return true
+	return bars, fills, true
 }
 
 // observe records a bar: history, last price and quote. The quote's bid and ask are
@@ -260,7 +275,7 @@ func (r *Runtime) deliver(hook string, event starlark.Value) {
 	if r.paused {
 		return
 	}
-	called, err := r.callHook(hook, r.ctx, event)
+	called, err := r.callHook(hook, event)
 	if !called {
 		return
 	}
@@ -279,8 +294,9 @@ func (r *Runtime) deliver(hook string, event starlark.Value) {
 	}
 }
 
-// callHook calls the global function named hook, if the script defines one.
-func (r *Runtime) callHook(hook string, args ...starlark.Value) (called bool, err error) {
+// callHook calls the global function named hook, if the script defines one, with ctx
+// and event, or with ctx alone when event is nil.
+func (r *Runtime) callHook(hook string, event starlark.Value) (called bool, err error) {
 	fn, ok := r.globals[hook]
 	if !ok || fn == starlark.None {
 		return false, nil
@@ -288,19 +304,67 @@ func (r *Runtime) callHook(hook string, args ...starlark.Value) (called bool, er
 	if _, ok := fn.(starlark.Callable); !ok {
 		return true, fmt.Errorf("%s must be a function, got %s", hook, fn.Type())
 	}
+
+	// A Starlark function copies its arguments and keeps nothing of the tuple, so hook
+	// calls can share one; anything else gets its own.
+	args := starlark.Tuple(r.hookArgs[:0])
+	if _, ok := fn.(*starlark.Function); !ok {
+		args = nil
+	}
+	args = append(args, r.ctx)
+	if event != nil {
+		args = append(args, event)
+	}
 	err = r.run(OriginStrategy, func(th *starlark.Thread) error {
 		_, err := starlark.Call(th, fn, args, nil)
 		return err
 	})
+	clear(r.hookArgs[:])
 	if err != nil {
 		return true, scriptError(err)
 	}
 	return true, nil
 }
 
-// run executes fn in a fresh thread on behalf of origin, with the step limit set and
-// Cancel pointed at it.
+// run executes fn in a thread on behalf of origin, with the step limit set and Cancel
+// pointed at it. Hooks reuse one thread, so a bar costs no new thread; anything else,
+// and a hook whose last run failed, gets a fresh one.
 func (r *Runtime) run(origin string, fn func(th *starlark.Thread) error) (err error) {
+	var th *starlark.Thread
+	if origin == OriginStrategy && !r.hookBusy {
+		if r.hookThread == nil {
+			r.hookThread = r.newThread(origin)
+		}
+		th = r.hookThread
+		th.Uncancel() // before it becomes visible to Cancel below
+		th.Steps = 0
+		r.hookBusy = true
+		defer func() {
+			r.hookBusy = false
+			if err != nil {
+				r.hookThread = nil
+			}
+		}()
+	} else {
+		th = r.newThread(origin)
+	}
+
+	r.running.Store(th)
+	defer r.running.Store(nil)
+	// A Cancel that came before the thread started still applies to it.
+	if reason := r.cancelled.Load(); reason != nil {
+		th.Cancel(*reason)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return fn(th)
+}
+
+// newThread makes a thread whose print and step limit make entries naming origin.
+func (r *Runtime) newThread(origin string) *starlark.Thread {
 	th := &starlark.Thread{
 		Name: origin,
 		Print: func(th *starlark.Thread, msg string) {
@@ -314,19 +378,7 @@ func (r *Runtime) run(origin string, fn func(th *starlark.Thread) error) (err er
 			th.Cancel(fmt.Sprintf("step limit of %d exceeded (kernel.max_steps)", limit))
 		}
 	}
-
-	r.running.Store(th)
-	defer r.running.Store(nil)
-	// A Cancel that came before the thread existed still applies to it.
-	if reason := r.cancelled.Load(); reason != nil {
-		th.Cancel(*reason)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error: %v", p)
-		}
-	}()
-	return fn(th)
+	return th
 }
 
 // Cancel stops the Starlark code running now, from any goroutine. The code fails with
@@ -463,24 +515,38 @@ func scriptError(err error) error {
 	return &scriptErr{text: text, cause: err}
 }
 
-// barHistory keeps the most recent HistoryBars bars of one instrument.
+// barHistory keeps the most recent HistoryBars bars of one instrument, and their
+// closes in a column of their own, so ctx.ohlc(sym).close needs no copy. A slot, once
+// written, is never written again, so ctx.ohlc can hand out views of both.
 type barHistory struct {
-	bars []Bar
+	bars   []Bar
+	closes []float64 // closes[i] == bars[i].Close
 }
 
 func (h *barHistory) add(b Bar) {
-	// Let the slice grow to twice the limit, then slide: amortised O(1) per bar.
-	if len(h.bars) >= 2*HistoryBars {
-		n := copy(h.bars, h.bars[len(h.bars)-HistoryBars+1:])
-		h.bars = h.bars[:n]
+	// Let the slices grow to twice the limit, then move the latest bars to new arrays:
+	// amortised O(1) per bar, and views of the old arrays stay as they were.
+	if n := len(h.bars); n >= 2*HistoryBars {
+		keep := HistoryBars - 1
+		bars := make([]Bar, keep, 2*HistoryBars)
+		copy(bars, h.bars[n-keep:])
+		closes := make([]float64, keep, 2*HistoryBars)
+		copy(closes, h.closes[n-keep:])
+		h.bars, h.closes = bars, closes
 	}
 	h.bars = append(h.bars, b)
+	h.closes = append(h.closes, b.Close)
 }
 
-// last returns up to n of the most recent bars, oldest first.
-func (h *barHistory) last(n int) []Bar {
-	n = min(n, HistoryBars, len(h.bars))
-	return h.bars[len(h.bars)-n:]
+// latest returns the most recent bar, which stays as it is.
+func (h *barHistory) latest() *Bar { return &h.bars[len(h.bars)-1] }
+
+// last returns up to n of the most recent bars, oldest first, as a view that the
+// caller must not modify.
+func (h *barHistory) last(n int) *barList {
+	end := len(h.bars)
+	start := end - min(n, HistoryBars, end)
+	return &barList{bars: h.bars[start:end:end], closes: h.closes[start:end:end]}
 }
 
 type discard struct{}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // record is an immutable Starlark value with named fields in a fixed order, such as a
@@ -60,6 +61,7 @@ func (r *record) AttrNames() []string {
 
 var (
 	barFields   = []string{"symbol", "time", "open", "high", "low", "close", "volume"}
+	barColumns  = []string{"close", "high", "low", "open", "time", "volume"}
 	quoteFields = []string{"symbol", "bid", "ask", "last", "time"}
 	orderFields = []string{"id", "symbol", "side", "quantity", "price", "status", "time", "origin"}
 	fillFields  = []string{
@@ -70,14 +72,6 @@ var (
 		"market_value",
 	}
 )
-
-func barValue(b Bar) *record {
-	return &record{kind: "bar", names: barFields, values: []starlark.Value{
-		starlark.String(b.Symbol), timeValue(b.Time), starlark.Float(b.Open),
-		starlark.Float(b.High), starlark.Float(b.Low), starlark.Float(b.Close),
-		starlark.Float(b.Volume),
-	}}
-}
 
 func quoteValue(q Quote) *record {
 	return &record{kind: "quote", names: quoteFields, values: []starlark.Value{
@@ -114,6 +108,248 @@ func positionValue(p Position) *record {
 		starlark.Float(p.RealizedPnL), starlark.Float(p.MarketValue),
 	}}
 }
+
+// barRef is a bar as Starlark sees it. It points at a Bar that nothing modifies any
+// more (one of a feed's steps, or a slot of a barHistory), which makes it pointer-shaped:
+// passing it to a hook or iterating over ctx.ohlc allocates nothing. Its fields are
+// made when they are read.
+type barRef struct{ b *Bar }
+
+var _ starlark.HasAttrs = barRef{}
+
+func (r barRef) String() string {
+	var b strings.Builder
+	b.WriteString("bar(")
+	for i, name := range barFields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(name)
+		b.WriteByte('=')
+		v, _ := r.Attr(name)
+		b.WriteString(v.String())
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func (r barRef) Type() string          { return "bar" }
+func (r barRef) Freeze()               {}
+func (r barRef) Truth() starlark.Bool  { return starlark.True }
+func (r barRef) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: bar") }
+
+func (r barRef) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "symbol":
+		return starlark.String(r.b.Symbol), nil
+	case "time":
+		return timeValue(r.b.Time), nil
+	case "open":
+		return starlark.Float(r.b.Open), nil
+	case "high":
+		return starlark.Float(r.b.High), nil
+	case "low":
+		return starlark.Float(r.b.Low), nil
+	case "close":
+		return starlark.Float(r.b.Close), nil
+	case "volume":
+		return starlark.Float(r.b.Volume), nil
+	}
+	return nil, nil
+}
+
+func (r barRef) AttrNames() []string {
+	names := slices.Clone(barFields)
+	sort.Strings(names)
+	return names
+}
+
+// barList is what ctx.ohlc returns: recent bars, oldest first. It indexes, slices and
+// iterates like a list of bars, and each column is an attribute, as in a data frame:
+// .close (also .open, .high, .low, .volume) is a series of floats and .time a list of
+// times. The bars are a view of a barHistory, never modified.
+type barList struct {
+	bars   []Bar
+	closes []float64 // closes[i] == bars[i].Close
+}
+
+var (
+	_ starlark.Sliceable = (*barList)(nil)
+	_ starlark.Sequence  = (*barList)(nil)
+	_ starlark.HasAttrs  = (*barList)(nil)
+)
+
+func (l *barList) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range l.bars {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(barRef{&l.bars[i]}.String())
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func (l *barList) Type() string          { return "bars" }
+func (l *barList) Freeze()               {}
+func (l *barList) Truth() starlark.Bool  { return len(l.bars) > 0 }
+func (l *barList) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: bars") }
+func (l *barList) Len() int              { return len(l.bars) }
+
+func (l *barList) Index(i int) starlark.Value { return barRef{&l.bars[i]} }
+
+func (l *barList) Slice(start, end, step int) starlark.Value {
+	if step == 1 {
+		return &barList{bars: l.bars[start:end:end], closes: l.closes[start:end:end]}
+	}
+	out := &barList{}
+	for i := start; (step > 0 && i < end) || (step < 0 && i > end); i += step {
+		out.bars = append(out.bars, l.bars[i])
+		out.closes = append(out.closes, l.closes[i])
+	}
+	return out
+}
+
+func (l *barList) Iterate() starlark.Iterator { return &barIterator{bars: l.bars} }
+
+func (l *barList) Attr(name string) (starlark.Value, error) {
+	if name == "time" {
+		times := make([]starlark.Value, len(l.bars))
+		for i := range l.bars {
+			times[i] = timeValue(l.bars[i].Time)
+		}
+		return starlark.NewList(times), nil
+	}
+	var field func(*Bar) float64
+	switch name {
+	case "close":
+		return series(l.closes), nil
+	case "open":
+		field = func(b *Bar) float64 { return b.Open }
+	case "high":
+		field = func(b *Bar) float64 { return b.High }
+	case "low":
+		field = func(b *Bar) float64 { return b.Low }
+	case "volume":
+		field = func(b *Bar) float64 { return b.Volume }
+	default:
+		return nil, nil
+	}
+	xs := make([]float64, len(l.bars))
+	for i := range l.bars {
+		xs[i] = field(&l.bars[i])
+	}
+	return series(xs), nil
+}
+
+func (l *barList) AttrNames() []string { return barColumns }
+
+type barIterator struct {
+	bars []Bar
+	i    int
+}
+
+func (it *barIterator) Next(p *starlark.Value) bool {
+	if it.i >= len(it.bars) {
+		return false
+	}
+	*p = barRef{&it.bars[it.i]}
+	it.i++
+	return true
+}
+
+func (it *barIterator) Done() {}
+
+// series is an immutable sequence of floats, such as a column of ctx.ohlc: it indexes,
+// slices (without copying) and iterates like a list, and sma, ema and rsi read it
+// without converting anything. series + list gives a list.
+type series []float64
+
+var (
+	_ starlark.Sliceable = series(nil)
+	_ starlark.Sequence  = series(nil)
+	_ starlark.HasBinary = series(nil)
+)
+
+func (s series) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range s {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(starlark.Float(x).String())
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func (s series) Type() string               { return "series" }
+func (s series) Freeze()                    {}
+func (s series) Truth() starlark.Bool       { return len(s) > 0 }
+func (s series) Hash() (uint32, error)      { return 0, fmt.Errorf("unhashable type: series") }
+func (s series) Len() int                   { return len(s) }
+func (s series) Index(i int) starlark.Value { return starlark.Float(s[i]) }
+func (s series) Iterate() starlark.Iterator { return &seriesIterator{s: s} }
+func (s series) values() []starlark.Value   { return appendFloats(nil, s) }
+func (s series) Slice(start, end, step int) starlark.Value {
+	if step == 1 {
+		return s[start:end:end]
+	}
+	var out series
+	for i := start; (step > 0 && i < end) || (step < 0 && i > end); i += step {
+		out = append(out, s[i])
+	}
+	return out
+}
+
+// Binary concatenates a series with a series or a list into a new list.
+func (s series) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value,
+	error) {
+	if op != syntax.PLUS {
+		return nil, nil
+	}
+	var other []starlark.Value
+	switch y := y.(type) {
+	case series:
+		other = y.values()
+	case *starlark.List:
+		for i := range y.Len() {
+			other = append(other, y.Index(i))
+		}
+	default:
+		return nil, nil
+	}
+	if side == starlark.Left {
+		return starlark.NewList(append(s.values(), other...)), nil
+	}
+	return starlark.NewList(appendFloats(other, s)), nil
+}
+
+func appendFloats(vs []starlark.Value, xs []float64) []starlark.Value {
+	for _, x := range xs {
+		vs = append(vs, starlark.Float(x))
+	}
+	return vs
+}
+
+type seriesIterator struct {
+	s series
+	i int
+}
+
+func (it *seriesIterator) Next(p *starlark.Value) bool {
+	if it.i >= len(it.s) {
+		return false
+	}
+	*p = starlark.Float(it.s[it.i])
+	it.i++
+	return true
+}
+
+func (it *seriesIterator) Done() {}
 
 // timeValue is a market time as an RFC 3339 string, or None before the first bar.
 func timeValue(t time.Time) starlark.Value {
