@@ -140,6 +140,9 @@ func newEnv(t *testing.T, opts ...options) *env {
 		Picker:     standInUI,
 		Logger:     logger,
 		Version:    "test",
+		// Tests connect fast from one address: only the tests of the connection
+		// limit turn it on.
+		Limits: sshd.Limits{Conns: sshd.Rate{Burst: -1}},
 	}
 	for _, opt := range opts {
 		opt(&cfg)

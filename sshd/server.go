@@ -3,13 +3,22 @@
 // they run commands (`kernel list`, `exec`, `history --follow`…, see package
 // sshd/cmd).
 //
-// Only public keys are accepted. A key's identity (the name others see and the
-// role) comes from an Authorizer, normally the daemon's authorized_keys; the SSH user
-// name is ignored. Sessions run through a short middleware chain:
+// Only public keys are accepted: no passwords, no keyboard-interactive. A key's
+// identity (the name others see and the role) comes from an Authorizer, normally the
+// daemon's authorized_keys; the SSH user name is ignored. Sessions run through a short
+// middleware chain:
 //
 //	guard     counts the session (Close waits for it) and recovers its panics
-//	identify  resolves the person from the verified key and logs the session
+//	identify  resolves the person from the verified key, caps the sessions per key,
+//	          and logs the session
 //	route     sends it to the terminal UI or to a fresh command tree
+//
+// Limits (limits.go) refuse sources that connect too fast or fail to log in too
+// often, and give a connection little time to log in. The keys of open sessions are
+// checked again every second and whenever KeysChanged is called: a session whose key
+// was removed, or lowered in role, is closed (sessions.go). Every input, kernel
+// control and key change goes to the audit log (prefix "audit") with who and from
+// where.
 //
 // The terminal UI itself is not part of this package: Config.UI and Config.Picker
 // build it.
@@ -30,12 +39,9 @@ import (
 	"charm.land/wish/v2"
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/keys"
+	"github.com/stratd/stratd/sshd/cmd"
 	gossh "golang.org/x/crypto/ssh"
 )
-
-// handshakeTimeout bounds how long a client may take to authenticate, so that
-// half-open connections cannot pile up.
-const handshakeTimeout = 30 * time.Second
 
 // Authorizer says who a public key belongs to. *keys.Store implements it.
 type Authorizer interface {
@@ -61,27 +67,47 @@ type Config struct {
 	// attach with UISession.Attach. When nil, such sessions are told to run
 	// `attach NAME`.
 	Picker UIFunc
-	// Logger receives one line per session and per refused key; nil logs to the
-	// charm log default logger.
+	// Logger receives one line per session and per refused key, and the audit
+	// trail (prefix "audit"); nil logs to the charm log default logger.
 	Logger *log.Logger
 	// Version is the stratd version, announced in the SSH handshake.
 	Version string
+	// Keys lets admins manage the authorized keys over SSH (`keys …`); nil when
+	// the daemon has none to manage. Normally the same *keys.Store as Auth.
+	Keys cmd.KeyStore
+	// Limits bound connections per source and sessions per key; zero fields take
+	// their defaults.
+	Limits Limits
 }
 
 // Server serves SSH sessions for one daemon. Its methods are safe to call from
 // any goroutine.
 type Server struct {
-	cfg Config
-	log *log.Logger
-	ssh *ssh.Server
+	cfg    Config
+	limits Limits // cfg.Limits with the defaults filled in
+	log    *log.Logger
+	audit  *log.Logger
+	ssh    *ssh.Server
+
+	conns        *limiter // new connections per source
+	authFailures *limiter // failed logins per source
+	limitLog     *logGate // one line per refused source or key per period
 
 	// sessions counts running session handlers; Shutdown waits for them. Add is
 	// only called with mu held and closed false, so it never races with Wait.
 	sessions sync.WaitGroup
+	// watcher is watchKeys, which Shutdown stops (quit) and waits for.
+	watcher sync.WaitGroup
+	quit    chan struct{}
+	recheck chan struct{} // KeysChanged wakes watchKeys
 
-	mu     sync.Mutex // protects the fields below
-	ln     net.Listener
-	closed bool
+	live  sync.Mutex                           // protects byKey
+	byKey map[string]map[*liveSession]struct{} // open sessions by key fingerprint
+
+	mu      sync.Mutex // protects the fields below
+	ln      net.Listener
+	closed  bool
+	serving bool // Serve started watchKeys
 }
 
 // New builds a server; Listen and Serve start it.
@@ -98,9 +124,22 @@ func New(cfg Config) (*Server, error) {
 	if logger == nil {
 		logger = log.Default()
 	}
-	s := &Server{cfg: cfg, log: logger.WithPrefix("sshd")}
+	limits := cfg.Limits.withDefaults()
+	s := &Server{
+		cfg:          cfg,
+		limits:       limits,
+		log:          logger.WithPrefix("sshd"),
+		audit:        logger.WithPrefix("audit"),
+		conns:        newLimiter(limits.Conns),
+		authFailures: newLimiter(limits.AuthFailures),
+		limitLog:     newLogGate(limits.LogEvery),
+		quit:         make(chan struct{}),
+		recheck:      make(chan struct{}, 1),
+		byKey:        map[string]map[*liveSession]struct{}{},
+	}
 
-	// The last middleware runs first.
+	// Public keys are the only way in: with no password or keyboard-interactive
+	// handler, the server offers neither method. The last middleware runs first.
 	srv, err := wish.NewServer(
 		withHostSigner(cfg.HostSigner),
 		wish.WithPublicKeyAuth(s.authenticate),
@@ -110,7 +149,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create ssh server: %w", err)
 	}
-	srv.HandshakeTimeout = handshakeTimeout
+	srv.HandshakeTimeout = limits.HandshakeTimeout
+	srv.ConnCallback = s.admit
+	srv.ConnectionFailedCallback = s.loginFailed
 	s.ssh = srv
 	return s, nil
 }
@@ -174,6 +215,14 @@ func (s *Server) Serve() error {
 	}
 	s.mu.Lock()
 	ln := s.ln
+	if !s.serving && !s.closed {
+		s.serving = true
+		s.watcher.Add(1)
+		go func() {
+			defer s.watcher.Done()
+			s.watchKeys()
+		}()
+	}
 	s.mu.Unlock()
 
 	err := s.ssh.Serve(ln)
@@ -203,9 +252,13 @@ func (s *Server) Close() error {
 // their connection is gone: commands and UIs follow the session's context.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.quit)
+	}
 	s.closed = true
 	ln := s.ln
 	s.mu.Unlock()
+	s.watcher.Wait()
 
 	var err error
 	if ln != nil {

@@ -47,9 +47,10 @@ func (s *Server) guard(next ssh.Handler) ssh.Handler {
 }
 
 // identify looks the person up from the key the client proved it holds, stores
-// the identity in the session's context and logs the session. The lookup is
-// repeated here, not trusted from authentication, because a client may offer
-// several keys before it signs with one of them.
+// the identity in the session's context, counts the session against its key's cap
+// and logs it. The lookup is repeated here, not trusted from authentication,
+// because a client may offer several keys before it signs with one of them: the
+// key a session has is the one whose signature the server checked.
 func (s *Server) identify(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		id, ok := s.lookup(sess.PublicKey())
@@ -57,10 +58,18 @@ func (s *Server) identify(next ssh.Handler) ssh.Handler {
 			s.log.Warn("session refused: key no longer authorized",
 				"remote", addrString(sess.RemoteAddr()))
 			writeLine(sess.Stderr(), "permission denied: your key is not authorized")
-			_ = sess.Exit(cmd.ExitUsage)
+			_ = sess.Exit(cmd.ExitFailed)
 			return
 		}
 		sess.Context().SetValue(identityKey{}, id)
+
+		release, err := s.openSession(sess, id)
+		if err != nil {
+			writeLine(sess.Stderr(), err.Error())
+			_ = sess.Exit(cmd.ExitFailed)
+			return
+		}
+		defer release()
 
 		start := time.Now()
 		s.log.Info("session", "person", id.Name, "role", id.Role,
@@ -104,25 +113,36 @@ func (s *Server) route(ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		id, _ := IdentityFromContext(sess.Context())
 		p := kernel.Person{Name: id.Name, Role: id.Role}
+		audit := s.auditLog(id, addrString(sess.RemoteAddr()))
 		args := sess.Command()
 		_, _, tty := sess.Pty()
 
 		if name, ok := attachTarget(args); ok && tty {
-			_ = sess.Exit(s.attach(sess, p, name))
+			_ = sess.Exit(s.attach(sess, p, audit, name))
 			return
 		}
 
+		keysChanged := false
 		code := cmd.Run(cmd.Env{
-			Ctx:      sess.Context(),
-			Registry: s.cfg.Registry,
-			Person:   p,
-			Addr:     addrString(s.Addr()),
-			TTY:      tty,
-			Stdin:    sess,
-			Stdout:   sess,
-			Stderr:   sess.Stderr(),
+			Ctx:         sess.Context(),
+			Registry:    s.cfg.Registry,
+			Person:      p,
+			Addr:        addrString(s.Addr()),
+			TTY:         tty,
+			Stdin:       sess,
+			Stdout:      sess,
+			Stderr:      sess.Stderr(),
+			Log:         audit,
+			Keys:        s.cfg.Keys,
+			KeysChanged: func() { keysChanged = true },
 		}, args)
 		_ = sess.Exit(code)
+
+		// Checked only now, so that an admin who removed their own key still gets
+		// the command's answer and exit status before the session is closed.
+		if keysChanged {
+			s.KeysChanged()
+		}
 	}
 }
 

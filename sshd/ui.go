@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/log/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2/bubbletea"
 	"github.com/stratd/stratd/kernel"
@@ -41,15 +42,21 @@ type UISession struct {
 	// Kernels are the running kernels to pick from (for Config.Picker).
 	Kernels []*kernel.Kernel
 
+	audit *log.Logger // the session's audit log
+
 	mu      sync.Mutex // protects clients
 	clients []kernel.Client
 }
 
-// Attach attaches the session's person to k (via "ssh") and returns the client.
-// Every client attached this way is detached when the session ends, however it
-// ends; detaching earlier is allowed.
+// Attach attaches the session's person to k (via "ssh") and returns the client,
+// which writes every input and interrupt to the audit log. Every client attached
+// this way is detached when the session ends, however it ends; detaching earlier
+// is allowed.
 func (u *UISession) Attach(k *kernel.Kernel) kernel.Client {
-	c := k.Attach(u.Person, "ssh")
+	var c kernel.Client = k.Attach(u.Person, "ssh")
+	if u.audit != nil {
+		c = &auditedClient{Client: c, log: u.audit, kernel: k.Name()}
+	}
 	u.mu.Lock()
 	u.clients = append(u.clients, c)
 	u.mu.Unlock()
@@ -71,7 +78,8 @@ func (u *UISession) detachAll() {
 
 // attach runs the terminal UI for a session and returns its exit status. name is
 // the kernel asked for with `attach NAME`, or "".
-func (s *Server) attach(sess ssh.Session, p kernel.Person, name string) int {
+func (s *Server) attach(sess ssh.Session, p kernel.Person, audit *log.Logger,
+	name string) int {
 	if err := cmd.Authorize("attach", p); err != nil {
 		writeLine(sess.Stderr(), err.Error())
 		return cmd.ExitCode(err)
@@ -82,7 +90,7 @@ func (s *Server) attach(sess ssh.Session, p kernel.Person, name string) int {
 		return cmd.ExitFailed
 	}
 
-	u := &UISession{Session: sess, Person: p, Registry: s.cfg.Registry}
+	u := &UISession{Session: sess, Person: p, Registry: s.cfg.Registry, audit: audit}
 	defer u.detachAll()
 
 	build := s.cfg.UI

@@ -28,6 +28,11 @@ var access = map[string]keys.Role{
 	"kernel start":   keys.Admin,
 	"kernel stop":    keys.Admin,
 	"kernel restart": keys.Admin,
+
+	"keys":        keys.Admin,
+	"keys list":   keys.Admin,
+	"keys add":    keys.Admin,
+	"keys remove": keys.Admin,
 }
 
 // Needs returns the role a command needs, by its words: "kernel stop".
@@ -39,13 +44,13 @@ func Needs(command string) keys.Role {
 }
 
 // Authorize returns nil if p may run command ("kernel stop"), and otherwise an error
-// that says what is needed, with exit status 2.
+// that says which role is needed, with exit status 1.
 func Authorize(command string, p kernel.Person) error {
 	need := Needs(command)
 	if p.Role.Allows(need) {
 		return nil
 	}
-	return &exitError{code: ExitUsage, err: fmt.Errorf(
+	return &exitError{code: ExitFailed, err: fmt.Errorf(
 		"permission denied: `%s` needs the %s role; you are %s (%s)",
 		command, need, p.Role, p.Name)}
 }

@@ -63,6 +63,12 @@ func TestAuthorize(t *testing.T) {
 		{"kernel stop", ada, true},
 		{"kernel start", ada, true},
 		{"kernel restart", ada, true},
+		{"keys list", alice, false},
+		{"keys add", alice, false},
+		{"keys remove", alice, false},
+		{"keys list", ada, true},
+		{"keys add", ada, true},
+		{"keys remove", ada, true},
 		{"some future command", alice, false},
 		{"some future command", ada, true},
 	} {
@@ -70,9 +76,9 @@ func TestAuthorize(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("Authorize(%q, %s) = %v, want allowed %v", tc.command, tc.p.Role, err, tc.ok)
 		}
-		if err != nil && ExitCode(err) != ExitUsage {
+		if err != nil && ExitCode(err) != ExitFailed {
 			t.Errorf("Authorize(%q, %s): exit code %d, want %d", tc.command, tc.p.Role,
-				ExitCode(err), ExitUsage)
+				ExitCode(err), ExitFailed)
 		}
 	}
 
@@ -110,8 +116,10 @@ func TestRunWithoutKernels(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"bogus"}, keys.Viewer, ExitUsage, `unknown command "bogus"`},
-		{[]string{"exec", "k", "1"}, keys.Viewer, ExitUsage, "needs the operator role"},
-		{[]string{"kernel", "stop", "k"}, keys.Operator, ExitUsage, "needs the admin role"},
+		{[]string{"exec", "k", "1"}, keys.Viewer, ExitFailed, "needs the operator role"},
+		{[]string{"kernel", "stop", "k"}, keys.Operator, ExitFailed, "needs the admin role"},
+		{[]string{"keys", "list"}, keys.Operator, ExitFailed, "needs the admin role"},
+		{[]string{"keys", "list"}, keys.Admin, ExitFailed, "manages no keys"},
 		{[]string{"attach", "k"}, keys.Viewer, ExitUsage, "attach needs a terminal"},
 		{[]string{"history"}, keys.Viewer, ExitUsage, "history needs NAME"},
 		{[]string{"who", "a", "b"}, keys.Viewer, ExitUsage, "too many arguments"},

@@ -1,14 +1,16 @@
 // Package cmd holds the commands people run over SSH (`ssh -p PORT HOST COMMAND`):
-// `kernel list|start|stop|restart|interrupt|pause|resume`, `exec`, `history`, `who` and
-// `attach`.
+// `kernel list|start|stop|restart|interrupt|pause|resume`, `exec`, `history`, `who`,
+// `attach` and `keys list|add|remove`.
 //
 // Every SSH session gets a fresh cobra command tree wired to that session's stdin,
 // stdout and stderr, so nothing leaks from one session to the next. What each role
 // may run is decided in one table (access.go) and checked before any command runs.
+// Every input, kernel control and key change is written to the audit log (Env.Log)
+// with who did it and from where.
 //
 // Exit statuses: 0 the command did what was asked; 1 it ran and failed (an error in
-// the code given to exec, a config that does not load); 2 bad usage (unknown command,
-// bad flags, unknown kernel, permission denied).
+// the code given to exec, a config that does not load) or was refused (the person's
+// role does not allow it); 2 bad usage (unknown command, bad flags, unknown kernel).
 package cmd
 
 import (
@@ -20,15 +22,17 @@ import (
 	"sort"
 	"strings"
 
+	"charm.land/log/v2"
 	"github.com/spf13/cobra"
 	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/keys"
 )
 
 // Exit statuses of a command session.
 const (
 	ExitOK     = 0 // the command did what was asked
-	ExitFailed = 1 // the command ran and failed
-	ExitUsage  = 2 // bad usage, unknown kernel or permission denied
+	ExitFailed = 1 // the command ran and failed, or the role does not allow it
+	ExitUsage  = 2 // bad usage or unknown kernel
 )
 
 // rootName is the root command's name, and its row in the access table.
@@ -48,6 +52,27 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// Log receives the audit trail: one line per input, kernel start, stop, restart,
+	// interrupt, pause or resume, and key change. The caller sets who and from where
+	// on it (log.With), so each line names them. nil discards.
+	Log *log.Logger
+	// Keys is the daemon's authorized_keys, for `keys …`; nil when it has none.
+	Keys KeyStore
+	// KeysChanged, when set, is called after `keys add|remove` changed the keys,
+	// so sessions of a removed or demoted key can be closed.
+	KeysChanged func()
+}
+
+// KeyStore is the daemon's authorized_keys as `keys …` manages it. *keys.Store
+// implements it.
+type KeyStore interface {
+	// List returns the keys in file order, and an error naming any bad lines.
+	List() ([]keys.AuthorizedKey, error)
+	// Add authorizes a key, or updates the one there; true when it was there.
+	Add(k keys.NewKey) (keys.AuthorizedKey, bool, error)
+	// Remove takes the keys with a name or fingerprint out.
+	Remove(selector string) ([]keys.AuthorizedKey, error)
 }
 
 // exitError ends a command with a given exit status. An empty message prints
@@ -111,6 +136,9 @@ func New(env *Env) *cobra.Command {
 	if env.Ctx == nil {
 		env.Ctx = context.Background()
 	}
+	if env.Log == nil {
+		env.Log = log.New(io.Discard)
+	}
 	display := sshCommand(env.Addr)
 	root := &cobra.Command{
 		Use:   rootName,
@@ -147,6 +175,7 @@ func New(env *Env) *cobra.Command {
 		newExecCmd(env),
 		newHistoryCmd(env),
 		newKernelCmd(env),
+		newKeysCmd(env),
 		newWhoCmd(env),
 	)
 	return root
@@ -236,4 +265,15 @@ func FindKernel(r *kernel.Registry, name string) (*kernel.Kernel, error) {
 		names[i] = k.Name()
 	}
 	return nil, usageErr("kernel %q not found; running: %s", name, strings.Join(names, ", "))
+}
+
+// Excerpt shortens code for the audit log: at most 120 bytes, cut on a rune
+// boundary. The whole input is in the kernel's transcript.
+func Excerpt(code string) string {
+	const maxLen = 120
+	code = strings.TrimSpace(code)
+	if len(code) <= maxLen {
+		return code
+	}
+	return strings.ToValidUTF8(code[:maxLen], "") + "…"
 }

@@ -16,7 +16,8 @@ func newExecCmd(env *Env) *cobra.Command {
 		Short: "Run code in a kernel and print its output",
 		Long: "Run code in a kernel and print its output: results and prints on stdout,\n" +
 			"errors on stderr. Without CODE the code is read from stdin. Exit status\n" +
-			"0 ok, 1 the code failed, 2 bad usage or unknown kernel.",
+			"0 ok, 1 the code failed (or your role may not run code), 2 bad usage or\n" +
+			"unknown kernel.",
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr("exec needs NAME; usage: %s", c.UseLine())
@@ -43,10 +44,11 @@ func runExec(env *Env, name string, words []string) error {
 		return err
 	}
 
+	env.Log.Info("input", "kernel", k.Name(), "via", "exec", "code", Excerpt(code))
 	res, err := k.Exec(env.Ctx, env.Person, code)
 	switch {
 	case errors.Is(err, kernel.ErrReadOnly):
-		return usageErr("%v", err)
+		return failErr("%v", err)
 	case err != nil && env.Ctx.Err() != nil:
 		// The client went away; the input still runs and lands in the transcript.
 		return silentFail

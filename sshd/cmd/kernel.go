@@ -149,8 +149,10 @@ func newKernelStartCmd(env *Env) *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			k, err := env.Registry.Start(args[0])
 			if err != nil {
+				env.Log.Warn("kernel start failed", "config", args[0], "err", err)
 				return failErr("start kernel from %s: %w", args[0], err)
 			}
+			env.Log.Info("kernel start", "kernel", k.Name(), "config", args[0])
 			_, err = fmt.Fprintf(env.Stdout, "started %s\n", k.Name())
 			return writeErr(err)
 		},
@@ -168,8 +170,10 @@ func newKernelStopCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if err := env.Registry.Stop(name, env.Person.Name); err != nil {
+				env.Log.Warn("kernel stop failed", "kernel", name, "err", err)
 				return failErr("stop kernel %s: %w", name, err)
 			}
+			env.Log.Info("kernel stop", "kernel", name)
 			_, err := fmt.Fprintf(env.Stdout, "stopped %s\n", name)
 			return writeErr(err)
 		},
@@ -190,8 +194,10 @@ func newKernelRestartCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if err := k.Restart(env.Person.Name); err != nil {
+				env.Log.Warn("kernel restart failed", "kernel", k.Name(), "err", err)
 				return failErr("restart kernel %s: %w", k.Name(), err)
 			}
+			env.Log.Info("kernel restart", "kernel", k.Name())
 			_, err = fmt.Fprintf(env.Stdout, "restarted %s\n", k.Name())
 			return writeErr(err)
 		},
@@ -209,9 +215,11 @@ func newKernelInterruptCmd(env *Env) *cobra.Command {
 				return err
 			}
 			msg := "interrupted the running input in " + k.Name()
-			if !k.Interrupt(env.Person) {
+			interrupted := k.Interrupt(env.Person)
+			if !interrupted {
 				msg = "nothing was running in " + k.Name()
 			}
+			env.Log.Info("kernel interrupt", "kernel", k.Name(), "interrupted", interrupted)
 			_, err = fmt.Fprintln(env.Stdout, msg)
 			return writeErr(err)
 		},
@@ -240,6 +248,7 @@ func newKernelPauseCmd(env *Env, pause bool) *cobra.Command {
 			if err := set(env.Person.Name); err != nil {
 				return failErr("%s kernel %s: %w", verb, k.Name(), err)
 			}
+			env.Log.Info("kernel "+verb, "kernel", k.Name())
 			_, err = fmt.Fprintf(env.Stdout, "%s %s\n", done, k.Name())
 			return writeErr(err)
 		},
