@@ -17,7 +17,7 @@ import (
 )
 
 // kernelConfig writes a config with extra YAML lines and its strategy, and loads it.
-func kernelConfig(t *testing.T, interval, extra, star string) *strategy.Config {
+func kernelConfig(t testing.TB, interval, extra, star string) *strategy.Config {
 	t.Helper()
 	dir := t.TempDir()
 	yml := "name: k\nstrategy: s.star\ninstruments: [BTCUSDT, ETHUSDT]\n" +

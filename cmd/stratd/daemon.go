@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +74,8 @@ func (a *app) openDaemon(listen string) (*daemon, error) {
 		UI:         sshUI,
 		Picker:     sshPicker,
 		Version:    version,
+		Keys:       store,
+		Limits:     daemonLimits(),
 	})
 	if err != nil {
 		return nil, err
@@ -79,6 +84,9 @@ func (a *app) openDaemon(listen string) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger.Info("host key", "fingerprint", keys.Fingerprint(store.HostSigner().PublicKey()),
+		"path", filepath.Join(store.Home(), keys.HostKeyFile))
+	warnIfExposed(logger, addr, store)
 	reg.SetAddr(addr.String())
 	d := &daemon{log: logger, store: store, reg: reg, srv: srv, addr: addr,
 		errc: make(chan error, 1)}
@@ -149,11 +157,65 @@ func newServeCmd(a *app) *cobra.Command {
 				d.addr)
 			fmt.Fprintf(a.stdout, "  list:   ssh -p %s %s kernel list\n", port(d.addr), host(d.addr))
 			fmt.Fprintf(a.stdout, "  attach: ssh -p %s -t %s\n", port(d.addr), host(d.addr))
+			d.printHostKey(a.stdout, "  ")
 			return d.wait(false)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:2222", "SSH listen address")
+	addLimitFlags(cmd)
 	return cmd
+}
+
+// limitFlags holds the abuse-limit flags of serve and run. Building a command tree
+// binds them, which also resets them to their defaults.
+var limitFlags struct {
+	sessionsPerKey int
+}
+
+// addLimitFlags adds the abuse-limit flags to a daemon command.
+func addLimitFlags(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&limitFlags.sessionsPerKey, "max-sessions-per-key",
+		sshd.DefaultSessionsPerKey, "SSH sessions one key may have open at once (0: no cap)")
+}
+
+// daemonLimits are the SSH server's limits as the flags set them.
+func daemonLimits() sshd.Limits {
+	perKey := limitFlags.sessionsPerKey
+	if perKey <= 0 {
+		perKey = -1 // sshd: no cap
+	}
+	return sshd.Limits{SessionsPerKey: perKey}
+}
+
+// warnIfExposed warns when the daemon listens beyond this machine, naming how many
+// keys hold each role and who the admins are: anyone who can reach the port may
+// then try to log in, and these people may run code in the kernels.
+func warnIfExposed(lg *log.Logger, addr net.Addr, store *keys.Store) {
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		return
+	}
+	list, _ := store.List()
+	counts := keys.CountRoles(list)
+	var admins []string
+	for _, k := range list {
+		if k.Role == keys.Admin {
+			admins = append(admins, k.Name)
+		}
+	}
+	lg.Warn("listening beyond loopback: anyone who can reach this port may try to log "+
+		"in; these roles are in force (stratd keys list)", "addr", addr,
+		"admin", counts[keys.Admin], "operator", counts[keys.Operator],
+		"viewer", counts[keys.Viewer], "admins", strings.Join(admins, ", "))
+}
+
+// printHostKey prints the daemon's host key fingerprint, and the line that makes
+// OpenSSH trust it: stratd's own commands check it against the connection file.
+func (d *daemon) printHostKey(w io.Writer, indent string) {
+	pub := d.store.HostSigner().PublicKey()
+	fmt.Fprintf(w, "%shost key: %s\n", indent, keys.Fingerprint(pub))
+	known := "[" + host(d.addr) + "]:" + port(d.addr)
+	fmt.Fprintf(w, "%strust:    echo %s >> ~/.ssh/known_hosts\n", indent,
+		shellQuote(known+" "+d.store.HostKeyLine()))
 }
 
 func host(addr net.Addr) string {

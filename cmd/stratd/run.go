@@ -44,6 +44,7 @@ func newRunCmd(a *app) *cobra.Command {
 		"run as a daemon: no UI, SSH and a connection file")
 	cmd.Flags().StringVar(&listen, "listen", "",
 		"also serve SSH on this address (default with --kernel-only: 127.0.0.1:0)")
+	addLimitFlags(cmd)
 	return cmd
 }
 
@@ -80,6 +81,7 @@ func (a *app) printHints(k *kernel.Kernel, d *daemon) {
 	fmt.Fprintf(w, "  run:     stratd exec%s %s 'portfolio()'\n", home, name)
 	fmt.Fprintf(w, "  list:    stratd kernel list%s\n", home)
 	fmt.Fprintf(w, "  stop:    stratd kernel stop%s %s\n", home, name)
+	d.printHostKey(w, "  ")
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
