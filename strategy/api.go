@@ -20,6 +20,9 @@ const (
 // OriginStrategy is the origin of output caused by the strategy's own hooks.
 const OriginStrategy = "strategy"
 
+// OriginFeed is the origin of the feed's own log entries, such as replay progress.
+const OriginFeed = "feed"
+
 // Output receives everything a Runtime makes observable. The kernel implements it;
 // Emit is called on the kernel loop goroutine, synchronously.
 type Output interface {
@@ -80,6 +83,7 @@ type Snapshot struct {
 	OpenOrders  []Order    `json:"open_orders"`
 	Quotes      []Quote    `json:"quotes"`
 	Bars        int64      `json:"bars"`         // bar steps delivered so far
+	FeedSteps   int64      `json:"feed_steps"`   // bar steps in a csv feed; 0: endless
 	FeedDone    bool       `json:"feed_done"`    // the feed has no more bars
 	HooksPaused bool       `json:"hooks_paused"` // ctx.pause() is in effect
 }

@@ -35,8 +35,16 @@ const dust = 1e-9
 
 // account is the paper account and its broker: cash, positions and open orders.
 // Market orders fill at the next bar's open plus slippage; limit orders fill at their
-// price once a bar trades through it. There are no margin or buying-power checks: the
-// account may go short and its cash may go negative.
+// price once a bar trades through it (at the open when the bar gaps through it), with
+// no slippage. Orders fill whole, in the order they were placed. There are no margin
+// or buying-power checks: the account may go short and its cash may go negative.
+//
+// A position keeps its average entry price while it shrinks; the part that closes
+// realises (exit - average) × quantity, or the opposite for a short, before fees.
+// Fees are paid from cash and counted apart, so at all times
+//
+//	equity = cash + Σ quantity × last price
+//	equity - capital = Σ realised + Σ unrealised - fees
 type account struct {
 	capital float64
 	cash    float64
@@ -159,10 +167,13 @@ func (a *account) execPrice(o *Order, bar Bar) (float64, bool) {
 		return bar.Open * (1 + slip), true
 	case o.Price == 0:
 		return bar.Open * (1 - slip), true
+	// A limit order fills at its price once the bar trades through it, or at the open
+	// when the bar opens through it already: a buy limit never pays more than its price
+	// and a sell limit never gets less, as on an exchange.
 	case o.Side == SideBuy && bar.Low <= o.Price:
-		return o.Price, true
+		return min(o.Price, bar.Open), true
 	case o.Side == SideSell && bar.High >= o.Price:
-		return o.Price, true
+		return max(o.Price, bar.Open), true
 	}
 	return 0, false
 }
@@ -229,11 +240,14 @@ func (a *account) position(sym string) *Position {
 	return p
 }
 
-// equity is cash plus the market value of every position.
+// equity is cash plus the market value of every position, added in instrument order
+// so that the same account always gives the same figure.
 func (a *account) equity() float64 {
 	e := a.cash
-	for _, p := range a.positions {
-		e += p.MarketValue
+	for _, s := range a.symbols {
+		if p := a.positions[s]; p != nil {
+			e += p.MarketValue
+		}
 	}
 	return e
 }

@@ -3,6 +3,7 @@ package strategy
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,5 +205,133 @@ func TestTradeRejectsBadArguments(t *testing.T) {
 	}
 	if len(r.Snapshot().OpenOrders) != 0 {
 		t.Errorf("rejected trades left orders: %+v", r.Snapshot().OpenOrders)
+	}
+}
+
+// TestBrokerShortSide walks a short through open, add, partial cover and a cover by a
+// limit that the bar opens through, then shorts again with a sell limit; fees 5 bps, no
+// slippage. Every number was worked out by hand.
+func TestBrokerShortSide(t *testing.T) {
+	cfg := testConfig(t, "", "X")
+	cfg.Account = AccountConfig{Capital: 10000, FeeBps: 5}
+	csvConfig(t, cfg, `time,open,high,low,close,volume
+2024-01-01T00:00:00Z,50,51,47,48,1
+2024-01-01T00:01:00Z,47,48,45,46,1
+2024-01-01T00:02:00Z,45,46,43,44,1
+2024-01-01T00:03:00Z,45,47,44,46,1
+2024-01-01T00:04:00Z,45,48,44.5,46,1
+`)
+	r, rec := newRuntime(t, cfg)
+	type want struct {
+		qty, avg, realized, unrealized, cash, equity float64
+	}
+	check := func(step string, w want) {
+		t.Helper()
+		p := positionOf(t, r, "X")
+		s := r.Snapshot()
+		if !near(p.Quantity, w.qty) || !near(p.AvgPrice, w.avg) ||
+			!near(p.RealizedPnL, w.realized) || !near(p.UnrealizedPnL, w.unrealized) ||
+			!near(s.Cash, w.cash) || !near(s.Equity, w.equity) {
+			t.Errorf("%s: position %+v, cash %v, equity %v; want %+v", step, p, s.Cash,
+				s.Equity, w)
+		}
+		checkEquity(t, r)
+	}
+
+	// Sell 4 at the open 50: fee 0.1, cash 10000 + 200 - 0.1; the close 48 gains 8.
+	exec(t, r, "alice", `ctx.trade("X", -4)`)
+	r.Step()
+	check("open short", want{-4, 50, 0, 8, 10199.9, 10007.9})
+
+	// Sell 2 more at 47: fee 0.047, average (4×50 + 2×47) / 6 = 49; close 46 gains 18.
+	exec(t, r, "alice", `ctx.trade("X", -2)`)
+	r.Step()
+	check("add to short", want{-6, 49, 0, 18, 10293.853, 10017.853})
+
+	// Buy 5 at 45: fee 0.1125, realises 5 × (49 - 45) = 20; one left at 49, close 44.
+	exec(t, r, "alice", `ctx.trade("X", 5)`)
+	r.Step()
+	check("partial cover", want{-1, 49, 20, 5, 10068.7405, 10024.7405})
+
+	// A buy limit at 46 on a bar that opens at 45 fills at 45, not 46: fee 0.0225,
+	// realises 4 more.
+	exec(t, r, "alice", `ctx.trade("X", 1, price=46)`)
+	r.Step()
+	if got := rec.ofKind(KindFill); len(got) != 4 ||
+		got[3].text != "filled o4: buy 1 X @ 45.00 fee 0.02" {
+		t.Errorf("fills %v", got)
+	}
+	check("cover by limit", want{0, 0, 24, 0, 10023.718, 10023.718})
+
+	// A sell limit at 47 on a bar from 45 up to 48 fills at 47: fee 0.0235.
+	exec(t, r, "alice", `ctx.trade("X", -1, price=47)`)
+	r.Step()
+	check("sell limit", want{-1, 47, 24, 1, 10070.6945, 10024.6945})
+	if s := r.Snapshot(); !near(s.Fees, 0.1+0.047+0.1125+0.0225+0.0235) ||
+		!near(s.PnL, 24+1-s.Fees) {
+		t.Errorf("fees %v, pnl %v", s.Fees, s.PnL)
+	}
+}
+
+// TestAccountIdentities places random market and limit orders, long and short, on three
+// instruments for 3000 bars and checks after every bar that the account adds up: equity
+// is cash plus market value, cash is capital less what the fills cost, and the PnL is
+// realised plus unrealised less fees.
+func TestAccountIdentities(t *testing.T) {
+	cfg := testConfig(t, "", "BTCUSDT", "ETHUSDT", "XYZ")
+	cfg.Account = AccountConfig{Capital: 50000, FeeBps: 7, SlippageBps: 3}
+	r, _ := newRuntime(t, cfg)
+	rng := rand.New(rand.NewPCG(7, 7))
+
+	cash, fees, filled := 50000.0, 0.0, 0
+	for step := range 3000 {
+		for _, sym := range cfg.Instruments {
+			if rng.IntN(4) != 0 {
+				continue
+			}
+			qty := float64(rng.IntN(7)-3) + rng.Float64()
+			limit := 0.0
+			if last := r.quotes[sym].Last; last > 0 && rng.IntN(2) == 0 {
+				limit = last * (1 + (rng.Float64()-0.5)/100)
+			}
+			if math.Abs(qty) > dust {
+				if _, err := r.place("test", sym, qty, limit); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if open := r.acct.openOrders(""); len(open) > 5 {
+			r.cancel("test", open[rng.IntN(len(open))].ID)
+		}
+
+		_, fills, _ := r.advance()
+		for _, f := range fills {
+			signed := f.Quantity * f.Price
+			if f.Side == SideSell {
+				signed = -signed
+			}
+			cash -= signed + f.Fee
+			fees += f.Fee
+			filled++
+		}
+
+		s := r.Snapshot()
+		value, pnl := 0.0, -s.Fees
+		for _, p := range s.Positions {
+			value += p.MarketValue
+		}
+		for _, p := range r.AccountState().Positions {
+			pnl += p.RealizedPnL + p.UnrealizedPnL
+		}
+		tol := 1e-9 * (50000 + math.Abs(s.Cash))
+		if math.Abs(s.Equity-(s.Cash+value)) > tol || math.Abs(s.Cash-cash) > tol ||
+			math.Abs(s.Fees-fees) > tol || math.Abs(s.PnL-pnl) > 1e-6 {
+			t.Fatalf("bar %d: equity %v, cash %v (want %v), value %v, fees %v (want %v), "+
+				"pnl %v (realised + unrealised - fees = %v)", step, s.Equity, s.Cash, cash,
+				value, s.Fees, fees, s.PnL, pnl)
+		}
+	}
+	if filled < 1000 {
+		t.Errorf("only %d fills in 3000 bars", filled)
 	}
 }

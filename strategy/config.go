@@ -185,7 +185,7 @@ func (l *configLoader) load(data []byte) *Config {
 		cfg.Instruments = l.instruments(n)
 	}
 	if n := top["feed"]; n != nil {
-		l.feed(n, &cfg.Feed)
+		l.feed(n, &cfg.Feed, cfg.Instruments)
 	}
 	if n := top["account"]; n != nil {
 		l.account(n, &cfg.Account)
@@ -220,13 +220,36 @@ func (l *configLoader) mapping(n *yaml.Node, path string, known []string) map[st
 		}
 		seen[k.Value] = k.Line
 		if !contains(known, k.Value) {
-			l.addf(k.Line, "unknown key %q%s%s", path+k.Value, suggest(k.Value, known),
-				knownList(path, known))
+			hint := suggest(k.Value, known)
+			if hint == "" {
+				hint = elsewhere(k.Value, path)
+			}
+			l.addf(k.Line, "unknown key %q%s%s", path+k.Value, hint, knownList(path, known))
 			continue
 		}
 		values[k.Value] = v
 	}
 	return values
+}
+
+// sections are the mappings of a config and their keys, for elsewhere.
+var sections = map[string][]string{
+	"": topKeys, "feed.": feedKeys, "account.": accountKeys, "kernel.": kernelKeys,
+}
+
+// elsewhere says where a key that is unknown at path belongs, if another section
+// has it: `; it belongs under account:`.
+func elsewhere(key, path string) string {
+	for _, section := range []string{"", "feed.", "account.", "kernel."} {
+		if section == path || !contains(sections[section], key) {
+			continue
+		}
+		if section == "" {
+			return "; it belongs at the top level, not under " + strings.TrimSuffix(path, ".")
+		}
+		return "; it belongs under " + strings.TrimSuffix(section, ".") + ":"
+	}
+	return ""
 }
 
 func knownList(path string, known []string) string {
@@ -331,7 +354,7 @@ func (l *configLoader) instruments(n *yaml.Node) []string {
 	return syms
 }
 
-func (l *configLoader) feed(n *yaml.Node, f *FeedConfig) {
+func (l *configLoader) feed(n *yaml.Node, f *FeedConfig, instruments []string) {
 	m := l.mapping(n, "feed.", feedKeys)
 	if m == nil {
 		return
@@ -365,12 +388,38 @@ func (l *configLoader) feed(n *yaml.Node, f *FeedConfig) {
 	}
 	if v := m["path"]; v != nil {
 		if s, ok := l.scalar(v, "feed.path", "the path of a .csv file"); ok {
-			f.Path = l.existingFile(v, "feed.path", s)
+			f.Path = l.csvPath(v, s, instruments)
 		}
 	}
 	if f.Kind == FeedCSV && m["path"] == nil {
-		l.addf(n.Line, "feed: a csv feed needs a path to the csv file")
+		l.addf(n.Line, "feed: a csv feed needs a path: a .csv file, or a pattern with "+
+			"%s for a file per instrument, e.g. data/%s_1m.csv", SymbolPlaceholder,
+			SymbolPlaceholder)
 	}
+}
+
+var placeholder = regexp.MustCompile(`\{[^}]*\}`)
+
+// csvPath checks a csv feed's path: one file, or a pattern with {symbol} naming a file
+// per instrument, each of which must exist. It returns the absolute path or pattern.
+func (l *configLoader) csvPath(n *yaml.Node, path string, instruments []string) string {
+	for _, p := range placeholder.FindAllString(path, -1) {
+		if p != SymbolPlaceholder {
+			l.addf(n.Line, "feed.path: unknown placeholder %s; the only one is %s", p,
+				SymbolPlaceholder)
+			return path
+		}
+	}
+	if !strings.Contains(path, SymbolPlaceholder) {
+		return l.existingFile(n, "feed.path", path)
+	}
+	for _, sym := range instruments {
+		l.existingFile(n, "feed.path ("+sym+")", strings.ReplaceAll(path, SymbolPlaceholder, sym))
+	}
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(l.dir, path)
 }
 
 func (l *configLoader) account(n *yaml.Node, a *AccountConfig) {

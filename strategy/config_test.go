@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,5 +210,68 @@ func TestSuggest(t *testing.T) {
 	}
 	if got := suggest("zzzzzz", known); got != "" {
 		t.Errorf("suggest(zzzzzz) = %q, want none", got)
+	}
+}
+
+func TestLoadConfigKeyInTheWrongSection(t *testing.T) {
+	_, path, err := loadYAML(t, `name: demo
+strategy: s.star
+instruments: [BTCUSDT]
+fee_bps: 4
+feed:
+  capital: 5
+  history: 10
+`)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, w := range []string{
+		path + `:4: unknown key "fee_bps"; it belongs under account:`,
+		path + `:6: unknown key "feed.capital"; it belongs under account: (feed keys: `,
+		path + `:7: unknown key "feed.history"; it belongs under kernel: (feed keys: `,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("no %q in:\n%s", w, err)
+		}
+	}
+}
+
+func TestLoadConfigCSVPathPerInstrument(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "s.star", "")
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "data"), "BTCUSDT.csv", "")
+	path := writeFile(t, dir, "cfg.yml", `name: demo
+strategy: s.star
+instruments: [BTCUSDT, ETHUSDT]
+feed: {kind: csv, path: "data/{symbol}.csv"}
+`)
+	_, err := LoadConfig(path)
+	want := path + ":4: feed.path (ETHUSDT): file data/ETHUSDT.csv not found (looked for " +
+		filepath.Join(dir, "data", "ETHUSDT.csv") + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v\nwant    %s", err, want)
+	}
+
+	writeFile(t, filepath.Join(dir, "data"), "ETHUSDT.csv", "")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "data", "{symbol}.csv"); cfg.Feed.Path != want {
+		t.Errorf("feed.path = %q, want %q", cfg.Feed.Path, want)
+	}
+
+	path = writeFile(t, dir, "cfg.yml", `name: demo
+strategy: s.star
+instruments: [BTCUSDT]
+feed: {kind: csv, path: "data/{sym}.csv"}
+`)
+	_, err = LoadConfig(path)
+	if err == nil || !strings.Contains(err.Error(),
+		":4: feed.path: unknown placeholder {sym}; the only one is {symbol}") {
+		t.Errorf("error = %v", err)
 	}
 }

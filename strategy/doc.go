@@ -35,8 +35,9 @@
 // # Paper broker
 //
 // Market orders fill at the next bar's open, moved against the trader by slippage_bps;
-// limit orders rest until a bar trades through their price and fill at it. Fees are
-// fee_bps of the notional, paid from cash. Positions may be long or short and there is
-// no margin check, so cash may go negative. Equity is always cash plus the market value
-// (quantity × last price) of the positions.
+// limit orders rest until a bar trades through their price and fill at it (or at the
+// open, when the bar opens beyond it). Fees are fee_bps of the notional, paid from
+// cash. Positions may be long or short and there is no margin check, so cash may go
+// negative. Equity is always cash plus the market value (quantity × last price) of the
+// positions; realised PnL is before fees.
 package strategy

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ type feed interface {
 	// the same time), or ok == false when the feed has no more bars. The slice is valid
 	// until the next call: a feed may reuse it.
 	next() (bars []Bar, ok bool)
+	// length is how many bar times the feed holds in all, or 0 when it never ends.
+	length() int64
 }
 
 func newFeed(cfg *Config) (feed, error) {
@@ -85,6 +88,8 @@ func startingPrice(sym string) (price, volume float64) {
 	return 100, 5000
 }
 
+func (f *syntheticFeed) length() int64 { return 0 }
+
 func (f *syntheticFeed) next() ([]Bar, bool) {
 	if f.bars == nil {
 		f.bars = make([]Bar, len(f.walks))
@@ -128,158 +133,283 @@ func roundPrice(p float64) float64 {
 	return math.Round(p*scale) / scale
 }
 
-// csvFeed replays bars loaded from a csv file, grouped by time.
+// SymbolPlaceholder in a csv feed's path stands for each instrument: with
+// "data/{symbol}_1m.csv" every instrument has a file of its own.
+const SymbolPlaceholder = "{symbol}"
+
+// csvFeed replays bars loaded from csv files, one bar time at a time.
 type csvFeed struct {
-	steps [][]Bar
+	bars  []Bar // sorted by time, then by instrument
+	steps []int // bar time i is bars[steps[i]:steps[i+1]]
 	i     int
 }
 
 func (f *csvFeed) next() ([]Bar, bool) {
-	if f.i >= len(f.steps) {
+	if f.i >= len(f.steps)-1 {
 		return nil, false
 	}
 	f.i++
-	return f.steps[f.i-1], true
+	return f.bars[f.steps[f.i-1]:f.steps[f.i]:f.steps[f.i]], true
 }
+
+func (f *csvFeed) length() int64 { return int64(len(f.steps) - 1) }
 
 // csvColumns are the columns a csv feed needs, in their default order.
 var csvColumns = []string{"time", "open", "high", "low", "close", "volume"}
 
-// loadCSVFeed reads a whole csv file of bars. Columns are time, open, high, low, close,
-// volume and optionally symbol, named by a header row or in that order without one.
-// Rows of symbols that are not instruments are skipped; rows without a symbol belong to
-// the only instrument.
+// csvRows collects the bars of a csv feed with where each came from, for errors.
+type csvRows struct {
+	bars    []Bar
+	sources []csvSource // sources[i] is where bars[i] was read
+	order   map[string]int
+}
+
+type csvSource struct {
+	file string
+	line int
+}
+
+// loadCSVFeed reads the whole of a csv feed, so that a malformed row is found before
+// the strategy starts. path is one file holding every instrument, or a pattern with
+// SymbolPlaceholder naming one file per instrument. Columns are time, open, high, low,
+// close, volume and optionally symbol, named by a header row or in that order without
+// one. In a single file, rows of symbols that are not instruments are skipped, and rows
+// without a symbol belong to the only instrument; in a file per instrument every row
+// is that instrument's. Rows may come in any order; two bars of one instrument at the
+// same time are an error.
 func loadCSVFeed(path string, instruments []string) (*csvFeed, error) {
+	rows := &csvRows{order: make(map[string]int, len(instruments))}
+	for i, sym := range instruments {
+		rows.order[sym] = i
+	}
+	if strings.Contains(path, SymbolPlaceholder) {
+		for _, sym := range instruments {
+			file := strings.ReplaceAll(path, SymbolPlaceholder, sym)
+			if err := rows.read(file, instruments, sym); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := rows.read(path, instruments, ""); err != nil {
+		return nil, err
+	}
+	return rows.feed(path, instruments)
+}
+
+// read appends the bars of one csv file. only, when set, is the instrument every row
+// of the file belongs to.
+func (c *csvRows) read(path string, instruments []string, only string) error {
 	file, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open csv feed: %w", err)
+		return fmt.Errorf("open csv feed: %w", err)
 	}
 	defer file.Close()
 
-	r := csv.NewReader(file)
+	r := csv.NewReader(bufio.NewReaderSize(file, 1<<16))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
+	r.ReuseRecord = true
 	r.Comment = '#'
-	cols := map[string]int{"time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5}
-	byTime := map[int64][]Bar{}
-	count := map[string]int{}
+	cols := csvLayout{time: 0, open: 1, high: 2, low: 3, close: 4, volume: 5, symbol: -1}
 	first := true
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
 			var perr *csv.ParseError
 			if errors.As(err, &perr) {
-				return nil, fmt.Errorf("%s:%d: %v", path, perr.Line, perr.Err)
+				return fmt.Errorf("%s:%d: %v", path, perr.Line, perr.Err)
 			}
-			return nil, fmt.Errorf("read csv feed %s: %w", path, err)
+			return fmt.Errorf("read csv feed %s: %w", path, err)
 		}
 		line, _ := r.FieldPos(0)
 		if first {
 			first = false
 			if header, ok := csvHeader(rec); ok {
-				if err := checkHeader(header); err != nil {
-					return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+				if cols, err = header.layout(); err != nil {
+					return fmt.Errorf("%s:%d: %w", path, line, err)
 				}
-				cols = header
 				continue
 			}
 			if len(rec) > 6 {
-				cols["symbol"] = 6
+				cols.symbol = 6
 			}
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		bar, err := parseCSVBar(rec, cols, instruments)
+		sym := only
+		if sym == "" {
+			if sym, err = rowSymbol(rec, cols, instruments); err != nil {
+				return fmt.Errorf("%s:%d: %w", path, line, err)
+			}
+			if sym == "" {
+				continue // not an instrument
+			}
+		}
+		bar, err := parseCSVBar(rec, cols)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
-		if !slices.Contains(instruments, bar.Symbol) {
-			continue
+		bar.Symbol = sym
+		c.bars = append(c.bars, bar)
+		c.sources = append(c.sources, csvSource{path, line})
+	}
+}
+
+// feed sorts the bars into bar times and checks that every instrument has bars.
+func (c *csvRows) feed(path string, instruments []string) (*csvFeed, error) {
+	idx := make([]int, len(c.bars))
+	for i := range idx {
+		idx[i] = i
+	}
+	byTime := func(a, b int) int {
+		if d := c.bars[a].Time.Compare(c.bars[b].Time); d != 0 {
+			return d
 		}
-		byTime[bar.Time.UnixNano()] = append(byTime[bar.Time.UnixNano()], bar)
-		count[bar.Symbol]++
+		return c.order[c.bars[a].Symbol] - c.order[c.bars[b].Symbol]
+	}
+	if !slices.IsSortedFunc(idx, byTime) {
+		slices.SortStableFunc(idx, byTime)
 	}
 
-	for _, sym := range instruments {
-		if count[sym] == 0 {
-			return nil, fmt.Errorf("csv feed %s has no bars for %s", path, sym)
+	f := &csvFeed{bars: make([]Bar, 0, len(c.bars))}
+	seen := make(map[string]bool, len(instruments))
+	for k, i := range idx {
+		b := c.bars[i]
+		if k > 0 && byTime(idx[k-1], i) == 0 {
+			prev := c.sources[idx[k-1]]
+			return nil, fmt.Errorf("%s:%d: a second %s bar at %s; the first is at %s:%d",
+				c.sources[i].file, c.sources[i].line, b.Symbol, b.Time.Format(time.RFC3339),
+				prev.file, prev.line)
 		}
+		if k == 0 || !b.Time.Equal(f.bars[len(f.bars)-1].Time) {
+			f.steps = append(f.steps, len(f.bars))
+		}
+		f.bars = append(f.bars, b)
+		seen[b.Symbol] = true
 	}
-	times := make([]int64, 0, len(byTime))
-	for t := range byTime {
-		times = append(times, t)
-	}
-	slices.Sort(times)
-	f := &csvFeed{}
-	for _, t := range times {
-		f.steps = append(f.steps, byTime[t])
+	f.steps = append(f.steps, len(f.bars))
+
+	for _, sym := range instruments {
+		if !seen[sym] {
+			file := strings.ReplaceAll(path, SymbolPlaceholder, sym)
+			return nil, fmt.Errorf("csv feed %s has no bars for %s", file, sym)
+		}
 	}
 	return f, nil
 }
 
-// csvHeader reads rec as a header row when its first field holds no digit (a time
-// always does).
-func csvHeader(rec []string) (map[string]int, bool) {
-	if strings.ContainsAny(rec[0], "0123456789") {
-		return nil, false
-	}
-	cols := map[string]int{}
-	for i, name := range rec {
-		cols[strings.ToLower(strings.TrimSpace(name))] = i
-	}
-	return cols, true
+// csvLayout gives the column of each field of a csv row; symbol is -1 when there is
+// no symbol column.
+type csvLayout struct {
+	time, open, high, low, close, volume, symbol int
 }
 
-func checkHeader(cols map[string]int) error {
+// csvHeaderRow maps the lower-case names of a header row to their columns.
+type csvHeaderRow map[string]int
+
+// layout checks that a header names every column a bar needs.
+func (h csvHeaderRow) layout() (csvLayout, error) {
 	var missing []string
 	for _, c := range csvColumns {
-		if _, ok := cols[c]; !ok {
+		if _, ok := h[c]; !ok {
 			missing = append(missing, c)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("header lacks %s; want columns time,open,high,low,close,volume[,symbol]",
-			strings.Join(missing, ", "))
+		return csvLayout{}, fmt.Errorf("header lacks %s; want columns "+
+			"time,open,high,low,close,volume[,symbol]", strings.Join(missing, ", "))
 	}
-	return nil
+	sym, ok := h["symbol"]
+	if !ok {
+		sym = -1
+	}
+	return csvLayout{time: h["time"], open: h["open"], high: h["high"], low: h["low"],
+		close: h["close"], volume: h["volume"], symbol: sym}, nil
 }
 
-func parseCSVBar(rec []string, cols map[string]int, instruments []string) (Bar, error) {
-	field := func(name string) string {
-		if i, ok := cols[name]; ok && i < len(rec) {
+// csvAliases are other names of the columns, common in exported market data.
+var csvAliases = map[string]string{
+	"timestamp": "time", "date": "time", "datetime": "time", "open_time": "time",
+	"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume", "vol": "volume",
+	"ticker": "symbol",
+}
+
+// csvHeader reads rec as a header row when its first field holds no digit (a time
+// always does).
+func csvHeader(rec []string) (csvHeaderRow, bool) {
+	if strings.ContainsAny(rec[0], "0123456789") {
+		return nil, false
+	}
+	cols := csvHeaderRow{}
+	for i, name := range rec {
+		cols[strings.ToLower(strings.TrimSpace(name))] = i
+	}
+	// An alias counts only when the column's own name is absent: "date,time,…" keeps
+	// its time column.
+	for i, name := range rec {
+		alias, ok := csvAliases[strings.ToLower(strings.TrimSpace(name))]
+		if _, taken := cols[alias]; ok && !taken {
+			cols[alias] = i
+		}
+	}
+	return cols, true
+}
+
+// rowSymbol returns the instrument a row of a single-file feed belongs to, or "" when
+// its symbol is not an instrument. The string is the instrument's own, so that a
+// million rows share a handful of strings.
+func rowSymbol(rec []string, cols csvLayout, instruments []string) (string, error) {
+	sym := ""
+	if cols.symbol >= 0 && cols.symbol < len(rec) {
+		sym = strings.TrimSpace(rec[cols.symbol])
+	}
+	if sym == "" {
+		if len(instruments) != 1 {
+			return "", fmt.Errorf("row has no symbol, and there are %d instruments",
+				len(instruments))
+		}
+		return instruments[0], nil
+	}
+	for _, s := range instruments {
+		if s == sym {
+			return s, nil
+		}
+	}
+	return "", nil
+}
+
+// parseCSVBar reads the time and prices of a row; the caller sets the symbol.
+func parseCSVBar(rec []string, cols csvLayout) (Bar, error) {
+	field := func(i int) string {
+		if i < len(rec) {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
 	}
 	var b Bar
-	if _, ok := cols["symbol"]; ok {
-		b.Symbol = field("symbol")
-	}
-	if b.Symbol == "" {
-		if len(instruments) != 1 {
-			return b, fmt.Errorf("row has no symbol, and there are %d instruments",
-				len(instruments))
-		}
-		b.Symbol = instruments[0]
-	}
-
-	t, err := parseCSVTime(field("time"))
+	t, err := parseCSVTime(field(cols.time))
 	if err != nil {
 		return b, err
 	}
 	b.Time = t
-	nums := []*float64{&b.Open, &b.High, &b.Low, &b.Close, &b.Volume}
-	for i, name := range csvColumns[1:] {
-		s := field(name)
+	fields := []struct {
+		name string
+		col  int
+		dst  *float64
+	}{
+		{"open", cols.open, &b.Open}, {"high", cols.high, &b.High}, {"low", cols.low, &b.Low},
+		{"close", cols.close, &b.Close}, {"volume", cols.volume, &b.Volume},
+	}
+	for _, f := range fields {
+		s := field(f.col)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return b, fmt.Errorf("bad %s %q: want a number", name, s)
+			return b, fmt.Errorf("bad %s %q: want a number", f.name, s)
 		}
-		*nums[i] = v
+		*f.dst = v
 	}
 
 	switch {

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -166,5 +167,112 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 			t.Errorf("view %d ends with bar %v, close %v; want %v", k, v.bars[n-1].Volume,
 				v.closes[n-1], last)
 		}
+	}
+}
+
+func TestCSVFeedFilePerInstrument(t *testing.T) {
+	dir := t.TempDir()
+	// BTC's file is newest first and has a symbol column that does not matter; ETH's
+	// has no header and starts a minute later.
+	writeFile(t, dir, "BTC_1m.csv", `timestamp,o,h,l,c,vol,ticker
+2024-01-01T00:01:00Z,2,3,1,2,5,whatever
+2024-01-01T00:00:00Z,1,2,1,2,5,whatever
+`)
+	writeFile(t, dir, "ETH_1m.csv", "2024-01-01T00:01:00Z,10,11,9,10,5\n")
+	f, err := loadCSVFeed(filepath.Join(dir, "{symbol}_1m.csv"), []string{"ETH", "BTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.length() != 2 {
+		t.Errorf("length %d, want 2 bar times", f.length())
+	}
+	first, _ := f.next()
+	if len(first) != 1 || first[0].Symbol != "BTC" || first[0].Open != 1 {
+		t.Errorf("first bar time %+v", first)
+	}
+	// Within a bar time, bars come in the order of the instruments.
+	second, _ := f.next()
+	if len(second) != 2 || second[0].Symbol != "ETH" || second[1].Symbol != "BTC" ||
+		second[1].Open != 2 {
+		t.Errorf("second bar time %+v", second)
+	}
+	if _, ok := f.next(); ok {
+		t.Error("feed goes on after its last row")
+	}
+
+	_, err = loadCSVFeed(filepath.Join(dir, "{symbol}_1m.csv"), []string{"BTC", "SOL"})
+	if err == nil || !strings.Contains(err.Error(), "SOL_1m.csv") {
+		t.Errorf("missing file of SOL: %v", err)
+	}
+}
+
+func TestCSVFeedRejectsDuplicateBars(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "bars.csv", `symbol,time,open,high,low,close,volume
+X,1704067200,1,2,1,1,1
+Y,1704067200,1,2,1,1,1
+X,1704067260,1,2,1,1,1
+X,1704067200,1,2,1,1,1
+`)
+	_, err := loadCSVFeed(path, []string{"X", "Y"})
+	want := path + ":5: a second X bar at 2024-01-01T00:00:00Z; the first is at " + path + ":2"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v\nwant  %s", err, want)
+	}
+}
+
+func TestCSVFeedHeaderWithDateAndTime(t *testing.T) {
+	// "date" stands for time only when there is no time column.
+	path := writeFile(t, t.TempDir(), "bars.csv", "date,time,open,high,low,close,volume\n"+
+		"2024-01-01,1704067200,1,2,1,1,1\n")
+	f, err := loadCSVFeed(path, []string{"X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bars, _ := f.next(); len(bars) != 1 || !bars[0].Time.Equal(syntheticStart) {
+		t.Errorf("bars %+v", bars)
+	}
+}
+
+func TestReplayProgress(t *testing.T) {
+	var rows strings.Builder
+	rows.WriteString("time,open,high,low,close,volume\n")
+	n := ProgressMinSteps + 5
+	for i := range n {
+		fmt.Fprintf(&rows, "%d,100,101,99,100,1\n", 1704067200+60*i)
+	}
+	cfg := testConfig(t, "", "X")
+	csvConfig(t, cfg, rows.String())
+	r, rec := newRuntime(t, cfg)
+	if s := r.Snapshot(); s.FeedSteps != int64(n) || s.Bars != 0 {
+		t.Errorf("snapshot before the replay: %d of %d bar times", s.Bars, s.FeedSteps)
+	}
+
+	for r.Step() {
+	}
+	logs := rec.ofKind(KindLog)
+	if len(logs) != 10 {
+		t.Fatalf("%d progress entries, want 10: %v", len(logs), logs)
+	}
+	if logs[0].origin != OriginFeed ||
+		logs[0].text != "replay 10%: bar time 1001 of 10005, 2024-01-01T16:40:00Z" ||
+		!strings.HasPrefix(logs[9].text, "replay 100%: bar time 10005 of 10005, ") {
+		t.Errorf("progress entries %v … %v", logs[0], logs[9])
+	}
+	if s := r.Snapshot(); s.Bars != int64(n) || !s.FeedDone {
+		t.Errorf("snapshot after the replay: %d of %d, done %v", s.Bars, s.FeedSteps, s.FeedDone)
+	}
+
+	// A short replay and the endless synthetic feed say nothing.
+	short := testConfig(t, "", "X")
+	csvConfig(t, short, "1704067200,1,2,1,1,1\n")
+	r, rec = newRuntime(t, short)
+	r.Step()
+	synth, srec := newRuntime(t, testConfig(t, ""))
+	for range 100 {
+		synth.Step()
+	}
+	if len(rec.ofKind(KindLog))+len(srec.ofKind(KindLog)) != 0 ||
+		synth.Snapshot().FeedSteps != 0 {
+		t.Error("progress for a short or endless feed")
 	}
 }

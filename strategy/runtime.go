@@ -29,6 +29,10 @@ const MaxHookFailures = 20
 // HistoryBars is how many recent bars per instrument ctx.ohlc can return.
 const HistoryBars = 1000
 
+// ProgressMinSteps is the length, in bar times, from which the replay of a csv feed
+// logs its progress every tenth of the way.
+const ProgressMinSteps = 10_000
+
 // InputFile is the file name Starlark errors give to REPL input.
 const InputFile = "<input>"
 
@@ -70,6 +74,7 @@ type Runtime struct {
 	now      time.Time // market time of the last bar
 	bars     int64     // bar times delivered
 	done     bool      // the feed has no more bars
+	tenths   int64     // tenths of a long replay reported so far
 	paused   bool      // hooks get no bars or fills (ctx.pause)
 	restart  bool      // the account was restored: ctx.is_restart()
 	failures map[string]int
@@ -246,6 +251,7 @@ func (r *Runtime) advance() (bars []Bar, fills []Fill, ok bool) {
 	}
 	r.now = bars[0].Time
 	r.bars++
+	r.progress(true)
 
 	for _, b := range bars {
 		fills = append(fills, r.acct.match(b)...)
@@ -255,6 +261,24 @@ func (r *Runtime) advance() (bars []Bar, fills []Fill, ok bool) {
 		r.out.Emit(KindFill, f.Origin, describeFill(f))
 	}
 	return bars, fills, true
+}
+
+// progress logs each tenth of the way through a long csv replay, when report is set,
+// and otherwise only notes how far it got.
+func (r *Runtime) progress(report bool) {
+	total := r.feed.length()
+	if total < ProgressMinSteps {
+		return
+	}
+	tenths := r.bars * 10 / total
+	if tenths <= r.tenths {
+		return
+	}
+	r.tenths = tenths
+	if report {
+		r.out.Emit(KindLog, OriginFeed, fmt.Sprintf("replay %d%%: bar time %d of %d, %s",
+			tenths*10, r.bars, total, r.now.Format(time.RFC3339)))
+	}
 }
 
 // observe records a bar: history, last price and quote. The quote's bid and ask are
@@ -411,6 +435,7 @@ func (r *Runtime) Snapshot() Snapshot {
 		Positions:   r.acct.held(),
 		Quotes:      make([]Quote, 0, len(r.cfg.Instruments)),
 		Bars:        r.bars,
+		FeedSteps:   r.feed.length(),
 		FeedDone:    r.done,
 		HooksPaused: r.paused,
 	}

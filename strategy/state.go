@@ -112,6 +112,7 @@ func (r *Runtime) skip() bool {
 	}
 	r.now = bars[0].Time
 	r.bars++
+	r.progress(false)
 	for _, b := range bars {
 		r.observe(b)
 	}
