@@ -18,6 +18,7 @@ import (
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/keys"
 	"github.com/stratd/stratd/sshd"
+	"github.com/stratd/stratd/web"
 )
 
 // shutdownGrace is how long sessions get to finish when the daemon stops, before
@@ -31,7 +32,8 @@ type daemon struct {
 	reg   *kernel.Registry
 	srv   *sshd.Server
 	addr  net.Addr
-	errc  chan error // the SSH server's end
+	errc  chan error  // the SSH server's end
+	web   *web.Server // the browser terminal, with --web; see web.go
 
 	signalled context.Context // done on SIGINT or SIGTERM
 	stopSig   context.CancelFunc
@@ -122,10 +124,17 @@ func (d *daemon) close() {
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.log.Warn("ssh server shutdown", "err", err)
 	}
+	if d.web != nil {
+		wctx, wcancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer wcancel()
+		if err := d.web.Shutdown(wctx); err != nil {
+			d.log.Warn("web server shutdown", "err", err)
+		}
+	}
 }
 
 func newServeCmd(a *app) *cobra.Command {
-	var listen string
+	var listen, webAddr string
 	cmd := &cobra.Command{
 		Use:   "serve [CONFIG…]",
 		Short: "Run the multi-kernel daemon, one kernel per config",
@@ -135,6 +144,10 @@ func newServeCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, configs []string) error {
 			d, err := a.startDaemon(listen)
 			if err != nil {
+				return err
+			}
+			if err := d.startWeb(a, webAddr); err != nil {
+				d.close()
 				return err
 			}
 			failed := 0
@@ -158,11 +171,14 @@ func newServeCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdout, "  list:   ssh -p %s %s kernel list\n", port(d.addr), host(d.addr))
 			fmt.Fprintf(a.stdout, "  attach: ssh -p %s -t %s\n", port(d.addr), host(d.addr))
 			d.printHostKey(a.stdout, "  ")
+			d.printWebHint(a.stdout, 8)
 			return d.wait(false)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:2222", "SSH listen address")
 	addLimitFlags(cmd)
+	cmd.Flags().StringVar(&webAddr, "web", "", "also serve the browser terminal on this "+
+		"address (e.g. 127.0.0.1:8080; port 0 picks one)")
 	return cmd
 }
 

@@ -21,7 +21,8 @@ func newKeysCmd(a *app) *cobra.Command {
 			"at once and closes the sessions of a removed key. Admins can do the same over " +
 			"SSH: ssh -p PORT HOST keys list|add|remove.",
 	}
-	cmd.AddCommand(newKeysListCmd(a), newKeysAddCmd(a), newKeysRemoveCmd(a))
+	cmd.AddCommand(newKeysListCmd(a), newKeysAddCmd(a), newKeysRemoveCmd(a),
+		newKeysTokenCmd(a))
 	return cmd
 }
 

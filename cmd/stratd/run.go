@@ -15,6 +15,7 @@ func newRunCmd(a *app) *cobra.Command {
 	var (
 		kernelOnly bool
 		listen     string
+		webAddr    string
 	)
 	cmd := &cobra.Command{
 		Use:   "run CONFIG",
@@ -31,11 +32,15 @@ func newRunCmd(a *app) *cobra.Command {
 			if err != nil {
 				return &exitCode{code: exitError, err: err}
 			}
+			if webAddr != "" && !kernelOnly {
+				return usageError("--web needs --kernel-only: the browser terminal is " +
+					"served by the daemon")
+			}
 			if kernelOnly {
 				if listen == "" {
 					listen = "127.0.0.1:0"
 				}
-				return a.runKernelOnly(cfg, listen)
+				return a.runKernelOnly(cfg, listen, webAddr)
 			}
 			return a.runInteractive(cfg, listen)
 		},
@@ -45,12 +50,18 @@ func newRunCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "",
 		"also serve SSH on this address (default with --kernel-only: 127.0.0.1:0)")
 	addLimitFlags(cmd)
+	cmd.Flags().StringVar(&webAddr, "web", "", "with --kernel-only, also serve the "+
+		"browser terminal on this address (e.g. 127.0.0.1:8080; port 0 picks one)")
 	return cmd
 }
 
-func (a *app) runKernelOnly(cfg *strategy.Config, listen string) error {
+func (a *app) runKernelOnly(cfg *strategy.Config, listen, webAddr string) error {
 	d, err := a.startDaemon(listen)
 	if err != nil {
+		return err
+	}
+	if err := d.startWeb(a, webAddr); err != nil {
+		d.close()
 		return err
 	}
 	k, err := d.reg.Start(cfg.Path)
@@ -59,6 +70,7 @@ func (a *app) runKernelOnly(cfg *strategy.Config, listen string) error {
 		return &exitCode{code: exitError, err: err}
 	}
 	a.printHints(k, d)
+	d.printWebHint(a.stdout, 9)
 	return d.wait(true)
 }
 
