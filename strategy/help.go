@@ -122,20 +122,37 @@ func (r *Runtime) helpValue(v starlark.Value) string {
 
 // functionDoc is the signature, place and docstring of a Starlark function.
 func functionDoc(fn *starlark.Function) string {
-	params := make([]string, 0, fn.NumParams())
-	for i := range fn.NumParams() {
+	// Param lists positional parameters, keyword-only ones, then *args and **kwargs.
+	n, kwonly := fn.NumParams(), fn.NumKwonlyParams()
+	positional := n - kwonly - kwargsSlot(fn)
+	if fn.HasVarargs() {
+		positional--
+	}
+	param := func(i int) string {
 		name, _ := fn.Param(i)
-		switch {
-		case fn.HasVarargs() && i == fn.NumParams()-1-kwargsSlot(fn):
-			name = "*" + name
-		case fn.HasKwargs() && i == fn.NumParams()-1:
-			name = "**" + name
-		}
 		if d := fn.ParamDefault(i); d != nil {
 			name += "=" + d.String()
 		}
-		params = append(params, name)
+		return name
 	}
+	var params []string
+	for i := range positional {
+		params = append(params, param(i))
+	}
+	if fn.HasVarargs() {
+		name, _ := fn.Param(positional + kwonly)
+		params = append(params, "*"+name)
+	} else if kwonly > 0 {
+		params = append(params, "*")
+	}
+	for i := positional; i < positional+kwonly; i++ {
+		params = append(params, param(i))
+	}
+	if fn.HasKwargs() {
+		name, _ := fn.Param(n - 1)
+		params = append(params, "**"+name)
+	}
+
 	doc := strings.TrimSpace(fn.Doc())
 	if doc == "" {
 		doc = "(no docstring)"
@@ -145,6 +162,13 @@ func functionDoc(fn *starlark.Function) string {
 	}
 	return fmt.Sprintf("%s(%s), defined at %s\n%s", fn.Name(), strings.Join(params, ", "),
 		fn.Position(), doc)
+}
+
+func kwargsSlot(fn *starlark.Function) int {
+	if fn.HasKwargs() {
+		return 1
+	}
+	return 0
 }
 
 // wrapList joins words with commas into lines of at most width columns, each starting
@@ -175,13 +199,6 @@ func article(word string) string {
 		return "an"
 	}
 	return "a"
-}
-
-func kwargsSlot(fn *starlark.Function) int {
-	if fn.HasKwargs() {
-		return 1
-	}
-	return 0
 }
 
 func sortedKeys(m map[string]string) []string {

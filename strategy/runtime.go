@@ -142,6 +142,9 @@ func New(cfg *Config, out Output) (*Runtime, error) {
 	if err != nil {
 		return nil, scriptError(err)
 	}
+	if err := r.checkHooks(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -124,6 +124,7 @@ func newRoot(a *app) *cobra.Command {
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "log debug messages")
 	root.AddCommand(
 		newRunCmd(a),
+		newCheckCmd(a),
 		newServeCmd(a),
 		newConnectCmd(a),
 		newKernelCmd(a),
