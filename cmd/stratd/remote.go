@@ -47,7 +47,8 @@ func (a *app) clientKey() (*keys.Store, error) {
 	return keys.Ensure(a.home, nil)
 }
 
-// dial connects to the daemon named by a connection file, checking its host key.
+// dial connects to the daemon named by a connection file, checking its host key
+// against the file's: a mismatch is refused before anything is sent.
 func (a *app) dial(ctx context.Context, cf *kernel.ConnFile) (*gossh.Client, error) {
 	store, err := a.clientKey()
 	if err != nil {
@@ -58,6 +59,9 @@ func (a *app) dial(ctx context.Context, cf *kernel.ConnFile) (*gossh.Client, err
 	}
 	c, err := client.Dial(ctx, client.Target{Addr: cf.Addr, HostKey: cf.HostKey},
 		store.ClientSigner(), localUser())
+	if errors.Is(err, client.ErrHostKeyMismatch) {
+		return nil, fmt.Errorf("%w (connection file %s)", err, cf.Path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,9 @@ func (a *app) probe(ctx context.Context, cf *kernel.ConnFile) (*remoteKernel, er
 			return nil, &staleError{cf: cf, why: "nothing answers at " + cf.Addr}
 		}
 		if errors.Is(err, client.ErrHostKeyMismatch) {
-			return nil, &staleError{cf: cf, why: "another server now answers at " + cf.Addr}
+			return nil, &staleError{cf: cf, why: "the server at " + cf.Addr + " has " +
+				"another host key: another server answers there, or one impersonating " +
+				"the daemon"}
 		}
 		return nil, err
 	}

@@ -219,8 +219,10 @@ func (h *hostKeyCheck) callback(_ string, _ net.Addr, key ssh.PublicKey) error {
 	if h.want != nil && !bytes.Equal(key.Marshal(), h.want.Marshal()) {
 		h.mismatch = &dialError{
 			msg: fmt.Sprintf("host key mismatch for %s: the connection file expects "+
-				"%s, the server offered %s; the file may be stale or the server "+
-				"is not the one you started — run `stratd kernel prune`", h.addr,
+				"%s, the server offered %s. Either the daemon that wrote the file is "+
+				"gone and another server now answers there (the file is stale: "+
+				"`stratd kernel prune` removes it), or someone is impersonating the "+
+				"daemon; nothing was sent to it", h.addr,
 				ssh.FingerprintSHA256(h.want), ssh.FingerprintSHA256(key)),
 			kind: ErrHostKeyMismatch,
 		}

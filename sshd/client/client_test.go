@@ -122,6 +122,7 @@ func TestDialHostKeyMismatch(t *testing.T) {
 		"expects " + ssh.FingerprintSHA256(stranger),
 		"offered " + ssh.FingerprintSHA256(s.host.PublicKey()),
 		"stratd kernel prune",
+		"impersonating",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
