@@ -157,8 +157,11 @@ func TestAccountSurvivesACrash(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, name := range []string{journalName, accountName} {
+	for _, name := range []string{journalName, oldJournalName, accountName} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
+		if os.IsNotExist(err) {
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

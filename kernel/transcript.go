@@ -26,8 +26,15 @@ const MaxEntryText = 64 << 10
 // can render between keystrokes.
 const maxUpdateEntries = 512
 
-// journalName is the transcript journal inside a kernel's state folder.
-const journalName = "journal.jsonl"
+// The journal inside a kernel's state folder is two files of JSON lines: the one
+// appended to, and the one before it. When the first holds as many entries as the
+// ring, it becomes the second, replacing the older one. So the journal never holds
+// more than twice the ring, always holds at least the ring, and turning over costs a
+// rename, never a copy on the kernel loop.
+const (
+	journalName    = "journal.jsonl"
+	oldJournalName = "journal.1.jsonl"
+)
 
 // transcript is a kernel's history: a ring of the newest entries in memory, a
 // journal on disk, and the subscribers reading it. Appending never blocks on a
@@ -42,8 +49,9 @@ type transcript struct {
 	count     int        // entries held in ring
 	lastSeq   uint64
 	journal   *os.File // nil when the transcript lives in memory only
-	path      string
-	lines     int // lines in the journal file, for compaction
+	path      string   // of the journal file appended to
+	oldPath   string   // of the one before it
+	lines     int      // entries in the journal file appended to
 	subs      map[*subscription]struct{}
 	status    Status
 	statusVer uint64
@@ -68,9 +76,15 @@ func openTranscript(dir string, capacity int, logger *log.Logger) (*transcript, 
 		return nil, fmt.Errorf("create state folder: %w", err)
 	}
 	t.path = filepath.Join(dir, journalName)
-	if err := t.replay(); err != nil {
+	t.oldPath = filepath.Join(dir, oldJournalName)
+	if _, err := t.replay(t.oldPath); err != nil {
 		return nil, err
 	}
+	n, err := t.replay(t.path)
+	if err != nil {
+		return nil, err
+	}
+	t.lines = n
 	f, err := os.OpenFile(t.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -79,44 +93,50 @@ func openTranscript(dir string, capacity int, logger *log.Logger) (*transcript, 
 	return t, nil
 }
 
-// replay loads the journal into the ring. A line that does not parse (a torn write
-// from a killed daemon) is skipped with a log line, never fatal.
-func (t *transcript) replay() error {
-	f, err := os.Open(t.path)
+// replay loads one journal file into the ring and returns how many entries it held.
+// A line that does not parse is skipped with a log line, never fatal. A last line
+// without its newline (a write cut short by a kill) is cut off the file, so the next
+// append starts on a line of its own.
+func (t *transcript) replay(path string) (int, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("open journal: %w", err)
+		return 0, fmt.Errorf("open journal: %w", err)
 	}
 	defer f.Close()
 
 	r := bufio.NewReaderSize(f, 64<<10)
-	torn := false
+	var offset int64 // where the line being read starts
+	entries := 0
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
+		if err == io.EOF && len(line) > 0 {
+			t.logf("dropping a torn last journal line", "journal", path, "line", n)
+			if terr := f.Truncate(offset); terr != nil {
+				return 0, fmt.Errorf("cut the torn end of the journal: %w", terr)
+			}
+			break
+		}
+		offset += int64(len(line))
 		if len(bytes.TrimSpace(line)) > 0 {
 			var e Entry
 			if jerr := json.Unmarshal(line, &e); jerr != nil || e.Seq <= t.lastSeq {
-				t.logf("skipping unreadable journal line", "journal", t.path, "line", n)
-				torn = torn || err == io.EOF
+				t.logf("skipping unreadable journal line", "journal", path, "line", n)
 			} else {
 				t.push(e)
-				t.lines++
+				entries++
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read journal: %w", err)
+			return 0, fmt.Errorf("read journal: %w", err)
 		}
 	}
-	if torn {
-		// Rewrite without the torn tail so the next append starts on a fresh line.
-		return t.compactLocked()
-	}
-	return nil
+	return entries, nil
 }
 
 func (t *transcript) logf(msg string, kv ...any) {
@@ -169,51 +189,29 @@ func (t *transcript) writeJournal(e Entry) {
 		return
 	}
 	t.lines++
-	// The journal only needs what replay can show: once it holds four rings' worth,
-	// rewrite it with the ring alone. Amortised, that is one entry copied per append.
-	if t.lines > 4*len(t.ring) {
-		if err := t.compactLocked(); err != nil {
-			t.logf("compact journal", "journal", t.path, "err", err)
+	if t.lines >= len(t.ring) {
+		if err := t.turnOverLocked(); err != nil {
+			t.logf("turn over journal", "journal", t.path, "err", err)
 		}
 	}
 }
 
-// compactLocked rewrites the journal with the entries in the ring, atomically.
-func (t *transcript) compactLocked() error {
-	tmp := t.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+// turnOverLocked makes the journal file appended to the older one and starts a new
+// one. A crash between the rename and the open leaves no file to append to, which
+// replay takes as an empty one.
+func (t *transcript) turnOverLocked() error {
+	t.lines = 0 // a failure retries only after another ring's worth
+	if err := t.journal.Close(); err != nil {
+		t.logf("close journal", "journal", t.path, "err", err)
+	}
+	renameErr := os.Rename(t.path, t.oldPath)
+	f, err := os.OpenFile(t.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("compact journal: %w", err)
+		t.journal = nil
+		return fmt.Errorf("reopen journal, entries are no longer saved: %w", err)
 	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
-	for i := 0; i < t.count; i++ {
-		if err := enc.Encode(t.ring[(t.start+i)%len(t.ring)]); err != nil {
-			f.Close()
-			return fmt.Errorf("compact journal: %w", err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("compact journal: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("compact journal: %w", err)
-	}
-	f.Close()
-	if err := os.Rename(tmp, t.path); err != nil {
-		return fmt.Errorf("compact journal: %w", err)
-	}
-	if t.journal != nil {
-		t.journal.Close()
-		t.journal, err = os.OpenFile(t.path, os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return fmt.Errorf("reopen journal: %w", err)
-		}
-	}
-	t.lines = t.count
-	return nil
+	t.journal = f
+	return renameErr
 }
 
 // after returns up to limit entries with seq > since and how many entries after

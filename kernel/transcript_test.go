@@ -105,23 +105,31 @@ func TestJournalReplaySkipsTornLine(t *testing.T) {
 	}
 }
 
-func TestJournalIsCompacted(t *testing.T) {
+func TestJournalStaysWithinTwoRings(t *testing.T) {
 	dir := t.TempDir()
 	tr, _ := openTranscript(dir, 10, nil)
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 105; i++ {
 		tr.append(KindStdout, "a", fmt.Sprint(i))
 	}
 	tr.close()
-	b, _ := os.ReadFile(filepath.Join(dir, journalName))
-	if lines := strings.Count(string(b), "\n"); lines > 40 {
-		t.Fatalf("journal holds %d lines for a ring of 10", lines)
+	lines := 0
+	for _, name := range []string{journalName, oldJournalName} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		lines += strings.Count(string(b), "\n")
+	}
+	if lines < 10 || lines > 20 {
+		t.Fatalf("the journal holds %d lines for a ring of 10; want 10 to 20", lines)
 	}
 	tr, _ = openTranscript(dir, 10, nil)
-	defer tr.close()
 	got := tr.tail(0)
-	if len(got) != 10 || got[9].Seq != 100 {
-		t.Fatalf("after compaction replay = %d entries ending at %d", len(got), got[len(got)-1].Seq)
+	if len(got) != 10 || got[0].Seq != 96 || got[9].Seq != 105 {
+		t.Fatalf("after turning over, replay = %d entries from %d to %d", len(got),
+			got[0].Seq, got[len(got)-1].Seq)
 	}
+	if e := tr.append(KindStdout, "a", "next"); e.Seq != 106 {
+		t.Fatalf("seq after replay = %d, want 106", e.Seq)
+	}
+	tr.close()
 }
 
 func TestHugeTextIsTruncated(t *testing.T) {
