@@ -448,3 +448,22 @@ func TestAccessHostKeyHintsAndExposure(t *testing.T) {
 	}
 	t.Fatal("no warning when listening on 0.0.0.0")
 }
+
+// TestAccessConnectionRate limits new connections with --max-connections-per-minute.
+func TestAccessConnectionRate(t *testing.T) {
+	e := newEnv(t)
+	d := e.start("serve", "--listen", "127.0.0.1:0", "--max-connections-per-minute", "1")
+
+	if _, errs, code := e.ssh(d.port, "", "", "kernel", "list"); code != 0 {
+		t.Fatalf("first connection: exit %d %s", code, errs)
+	}
+	for range 2 {
+		if _, _, code := e.ssh(d.port, "", "", "kernel", "list"); code != 255 {
+			t.Fatalf("a connection over the limit: exit %d, want 255", code)
+		}
+	}
+	accessWaitLog(t, d, "connections refused: rate limit")
+	if n := strings.Count(d.stderr.String(), "connections refused"); n != 1 {
+		t.Errorf("the limit logged %d lines for 2 refusals, want 1", n)
+	}
+}

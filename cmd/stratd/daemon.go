@@ -186,21 +186,31 @@ func newServeCmd(a *app) *cobra.Command {
 // binds them, which also resets them to their defaults.
 var limitFlags struct {
 	sessionsPerKey int
+	connsPerMinute int
 }
 
 // addLimitFlags adds the abuse-limit flags to a daemon command.
 func addLimitFlags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&limitFlags.sessionsPerKey, "max-sessions-per-key",
 		sshd.DefaultSessionsPerKey, "SSH sessions one key may have open at once (0: no cap)")
+	cmd.Flags().IntVar(&limitFlags.connsPerMinute, "max-connections-per-minute", 600,
+		"new SSH connections one address may open per minute, a tenth of them at once "+
+			"(0: no limit)")
 }
 
 // daemonLimits are the SSH server's limits as the flags set them.
 func daemonLimits() sshd.Limits {
-	perKey := limitFlags.sessionsPerKey
-	if perKey <= 0 {
-		perKey = -1 // sshd: no cap
+	var l sshd.Limits
+	l.SessionsPerKey = limitFlags.sessionsPerKey
+	if l.SessionsPerKey <= 0 {
+		l.SessionsPerKey = -1 // sshd: no cap
 	}
-	return sshd.Limits{SessionsPerKey: perKey}
+	if n := limitFlags.connsPerMinute; n > 0 {
+		l.Conns = sshd.Rate{Burst: max(1, n/10), Every: time.Minute / time.Duration(n)}
+	} else {
+		l.Conns = sshd.Rate{Burst: -1} // sshd: no limit
+	}
+	return l
 }
 
 // warnIfExposed warns when the daemon listens beyond this machine, naming how many
