@@ -82,9 +82,11 @@ func (t *target) fanoutFigures(withMemory, withStall bool) ([]figure, error) {
 
 	var figs []figure
 	top := counts[len(counts)-1]
-	rssNone, err := t.settledRSS()
-	if err != nil {
-		return nil, err
+	var rssNone int64
+	if withMemory {
+		if rssNone, err = t.settledRSS(); err != nil {
+			return nil, err
+		}
 	}
 	logf("attaching %d clients", top)
 	clients, err := t.attachMany(top, 1)

@@ -49,6 +49,7 @@ var allFigures = []string{"exec", "attach", "fanout", "memory", "stall", "start"
 
 // options sets what runs and how much.
 type options struct {
+	args          []string // the command line, for the report
 	stratd        string
 	only          []string
 	runs          int
@@ -80,7 +81,7 @@ func main() {
 
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("stratd-bench", flag.ContinueOnError)
-	o := &options{}
+	o := &options{args: args}
 	var only, clients string
 	var quick bool
 	fs.StringVar(&o.stratd, "stratd", "",
@@ -111,6 +112,7 @@ func parseFlags(args []string) (*options, error) {
 		o.stallBlocks, o.startN, o.replayN, o.replayEntries = 1, 2, 1, 2000
 		o.settle = 100 * time.Millisecond
 		clients = "3"
+		_ = fs.Parse(args) // again: flags given explicitly win over -quick
 	}
 	for _, name := range strings.Split(only, ",") {
 		if name = strings.TrimSpace(name); !slices.Contains(allFigures, name) {
@@ -148,7 +150,7 @@ func run(opts *options, out io.Writer) error {
 	fmt.Fprintln(out, "## stratd-bench")
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, machine(bin))
-	fmt.Fprintf(out, "- command: stratd-bench %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(out, "- command: stratd-bench %s\n", strings.Join(opts.args, " "))
 	fmt.Fprintln(out)
 
 	var runs [][]figure
