@@ -1,6 +1,8 @@
 package strategy
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,31 @@ func (c *countingOutput) Emit(kind, origin, text string) {
 		}
 		c.errors++
 	}
+}
+
+// BenchmarkCSVLoad reads a csv feed of two files of 250,000 rows each, as csvgen
+// writes them, and reports rows per second.
+func BenchmarkCSVLoad(b *testing.B) {
+	const rows = 250_000
+	dir := b.TempDir()
+	for _, sym := range []string{"BTC", "ETH"} {
+		var sb strings.Builder
+		sb.WriteString("time,open,high,low,close,volume\n")
+		t := syntheticStart
+		for i := range rows {
+			p := 100 + float64(i%1000)/100
+			fmt.Fprintf(&sb, "%s,%.2f,%.2f,%.2f,%.2f,%.3f\n", t.Format(time.RFC3339), p,
+				p+1, p-1, p+0.5, 12.5)
+			t = t.Add(time.Minute)
+		}
+		writeFile(b, dir, sym+".csv", sb.String())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := loadCSVFeed(filepath.Join(dir, "{symbol}.csv"), []string{"BTC", "ETH"})
+		if err != nil || f.length() != rows {
+			b.Fatal(f, err)
+		}
+	}
+	b.ReportMetric(2*rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

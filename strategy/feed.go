@@ -2,6 +2,8 @@ package strategy
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -137,36 +139,76 @@ func roundPrice(p float64) float64 {
 // "data/{symbol}_1m.csv" every instrument has a file of its own.
 const SymbolPlaceholder = "{symbol}"
 
-// csvFeed replays bars loaded from csv files, one bar time at a time.
+// csvFeed replays bars loaded from csv files, one bar time at a time. It holds one run
+// of bars per file, each sorted by time (then instrument), and merges them as it goes,
+// so a file per instrument costs no copy of the bars.
 type csvFeed struct {
-	bars  []Bar // sorted by time, then by instrument
-	steps []int // bar time i is bars[steps[i]:steps[i+1]]
-	i     int
+	runs  []*csvRun // in the order of the instruments
+	steps int64     // bar times in all
+	out   []Bar     // returned by next, reused
+}
+
+// csvRun is the bars of one file, sorted, and how far the replay has got.
+type csvRun struct {
+	bars []Bar
+	pos  int
 }
 
 func (f *csvFeed) next() ([]Bar, bool) {
-	if f.i >= len(f.steps)-1 {
+	t, ok := earliest(f.runs, func(r *csvRun) int { return r.pos })
+	if !ok {
 		return nil, false
 	}
-	f.i++
-	return f.bars[f.steps[f.i-1]:f.steps[f.i]:f.steps[f.i]], true
+	f.out = f.out[:0]
+	for _, r := range f.runs {
+		for r.pos < len(r.bars) && r.bars[r.pos].Time.Equal(t) {
+			f.out = append(f.out, r.bars[r.pos])
+			r.pos++
+		}
+	}
+	return f.out, true
 }
 
-func (f *csvFeed) length() int64 { return int64(len(f.steps) - 1) }
+func (f *csvFeed) length() int64 { return f.steps }
+
+// earliest returns the earliest time among the next bars of the runs, where pos says
+// how far each run has got; ok is false when every run is done.
+func earliest(runs []*csvRun, pos func(*csvRun) int) (t time.Time, ok bool) {
+	for _, r := range runs {
+		if i := pos(r); i < len(r.bars) && (!ok || r.bars[i].Time.Before(t)) {
+			t, ok = r.bars[i].Time, true
+		}
+	}
+	return t, ok
+}
+
+// countSteps counts the distinct bar times of runs.
+func countSteps(runs []*csvRun) int64 {
+	pos := make(map[*csvRun]int, len(runs))
+	at := func(r *csvRun) int { return pos[r] }
+	var n int64
+	for {
+		t, ok := earliest(runs, at)
+		if !ok {
+			return n
+		}
+		n++
+		for _, r := range runs {
+			for pos[r] < len(r.bars) && r.bars[pos[r]].Time.Equal(t) {
+				pos[r]++
+			}
+		}
+	}
+}
 
 // csvColumns are the columns a csv feed needs, in their default order.
 var csvColumns = []string{"time", "open", "high", "low", "close", "volume"}
 
-// csvRows collects the bars of a csv feed with where each came from, for errors.
-type csvRows struct {
-	bars    []Bar
-	sources []csvSource // sources[i] is where bars[i] was read
-	order   map[string]int
-}
-
-type csvSource struct {
-	file string
-	line int
+// csvRow is where a bar of a csv file came from, and its instrument's place in the
+// config, for sorting and for errors.
+type csvRow struct {
+	line int32
+	sym  int32 // index in the instruments
 }
 
 // loadCSVFeed reads the whole of a csv feed, so that a malformed row is found before
@@ -178,57 +220,82 @@ type csvSource struct {
 // is that instrument's. Rows may come in any order; two bars of one instrument at the
 // same time are an error.
 func loadCSVFeed(path string, instruments []string) (*csvFeed, error) {
-	rows := &csvRows{order: make(map[string]int, len(instruments))}
-	for i, sym := range instruments {
-		rows.order[sym] = i
-	}
+	f := &csvFeed{}
+	seen := make([]bool, len(instruments))
 	if strings.Contains(path, SymbolPlaceholder) {
-		for _, sym := range instruments {
+		for i, sym := range instruments {
 			file := strings.ReplaceAll(path, SymbolPlaceholder, sym)
-			if err := rows.read(file, instruments, sym); err != nil {
+			run, err := readCSVFile(file, instruments[i:i+1], true, seen[i:i+1])
+			if err != nil {
 				return nil, err
 			}
+			f.runs = append(f.runs, run)
 		}
-	} else if err := rows.read(path, instruments, ""); err != nil {
-		return nil, err
+	} else {
+		run, err := readCSVFile(path, instruments, false, seen)
+		if err != nil {
+			return nil, err
+		}
+		f.runs = append(f.runs, run)
 	}
-	return rows.feed(path, instruments)
+
+	for i, sym := range instruments {
+		if !seen[i] {
+			file := strings.ReplaceAll(path, SymbolPlaceholder, sym)
+			return nil, fmt.Errorf("csv feed %s has no bars for %s", file, sym)
+		}
+	}
+	f.steps = countSteps(f.runs)
+	return f, nil
 }
 
-// read appends the bars of one csv file. only, when set, is the instrument every row
-// of the file belongs to.
-func (c *csvRows) read(path string, instruments []string, only string) error {
+// readCSVFile reads the bars of one csv file of a feed and sorts them by time, then
+// by instrument. With own, every row is the one instrument's; otherwise a row's
+// symbol column says whose it is. seen[i] is set when instruments[i] has a bar.
+func readCSVFile(path string, instruments []string, own bool,
+	seen []bool) (*csvRun, error) {
 	file, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open csv feed: %w", err)
+		return nil, fmt.Errorf("open csv feed: %w", err)
 	}
 	defer file.Close()
+	lines, err := countLines(file)
+	if err != nil {
+		return nil, fmt.Errorf("read csv feed %s: %w", path, err)
+	}
+	if lines > math.MaxInt32 {
+		return nil, fmt.Errorf("csv feed %s: more than %d lines", path, math.MaxInt32)
+	}
+	order := make(map[string]int32, len(instruments))
+	for i, sym := range instruments {
+		order[sym] = int32(i)
+	}
 
+	bars := make([]Bar, 0, lines)
+	rows := make([]csvRow, 0, lines)
 	r := csv.NewReader(bufio.NewReaderSize(file, 1<<16))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
 	r.Comment = '#'
 	cols := csvLayout{time: 0, open: 1, high: 2, low: 3, close: 4, volume: 5, symbol: -1}
-	first := true
-	for {
+	for first := true; ; first = false {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return nil
+			break
 		}
 		if err != nil {
 			var perr *csv.ParseError
 			if errors.As(err, &perr) {
-				return fmt.Errorf("%s:%d: %v", path, perr.Line, perr.Err)
+				return nil, fmt.Errorf("%s:%d: %v", path, perr.Line, perr.Err)
 			}
-			return fmt.Errorf("read csv feed %s: %w", path, err)
+			return nil, fmt.Errorf("read csv feed %s: %w", path, err)
 		}
 		line, _ := r.FieldPos(0)
 		if first {
-			first = false
 			if header, ok := csvHeader(rec); ok {
 				if cols, err = header.layout(); err != nil {
-					return fmt.Errorf("%s:%d: %w", path, line, err)
+					return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 				}
 				continue
 			}
@@ -239,10 +306,10 @@ func (c *csvRows) read(path string, instruments []string, only string) error {
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}
-		sym := only
-		if sym == "" {
+		sym := instruments[0]
+		if !own {
 			if sym, err = rowSymbol(rec, cols, instruments); err != nil {
-				return fmt.Errorf("%s:%d: %w", path, line, err)
+				return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 			}
 			if sym == "" {
 				continue // not an instrument
@@ -250,55 +317,69 @@ func (c *csvRows) read(path string, instruments []string, only string) error {
 		}
 		bar, err := parseCSVBar(rec, cols)
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		bar.Symbol = sym
-		c.bars = append(c.bars, bar)
-		c.sources = append(c.sources, csvSource{path, line})
+		bars = append(bars, bar)
+		rows = append(rows, csvRow{line: int32(line), sym: order[sym]})
+		seen[order[sym]] = true
 	}
+	return sortCSVRun(path, bars, rows)
 }
 
-// feed sorts the bars into bar times and checks that every instrument has bars.
-func (c *csvRows) feed(path string, instruments []string) (*csvFeed, error) {
-	idx := make([]int, len(c.bars))
-	for i := range idx {
-		idx[i] = i
-	}
-	byTime := func(a, b int) int {
-		if d := c.bars[a].Time.Compare(c.bars[b].Time); d != 0 {
+// sortCSVRun sorts the bars of a file by time, then instrument, unless they are in
+// order already (the usual case, which costs no copy), and rejects duplicates.
+func sortCSVRun(path string, bars []Bar, rows []csvRow) (*csvRun, error) {
+	compare := func(a, b int) int {
+		if d := bars[a].Time.Compare(bars[b].Time); d != 0 {
 			return d
 		}
-		return c.order[c.bars[a].Symbol] - c.order[c.bars[b].Symbol]
+		return int(rows[a].sym - rows[b].sym)
 	}
-	if !slices.IsSortedFunc(idx, byTime) {
-		slices.SortStableFunc(idx, byTime)
+	sorted := true
+	for i := 1; i < len(bars) && sorted; i++ {
+		sorted = compare(i-1, i) < 0
 	}
+	if !sorted {
+		perm := make([]int, len(bars))
+		for i := range perm {
+			perm[i] = i
+		}
+		// Ties are duplicates, reported below; the file's order says which is first.
+		slices.SortFunc(perm, func(a, b int) int { return cmp.Or(compare(a, b), a-b) })
+		for i := 1; i < len(perm); i++ {
+			if compare(perm[i-1], perm[i]) == 0 {
+				b := bars[perm[i]]
+				return nil, fmt.Errorf("%s:%d: a second %s bar at %s; the first is on line %d",
+					path, rows[perm[i]].line, b.Symbol, b.Time.Format(time.RFC3339),
+					rows[perm[i-1]].line)
+			}
+		}
+		ordered := make([]Bar, len(bars))
+		for i, p := range perm {
+			ordered[i] = bars[p]
+		}
+		bars = ordered
+	}
+	return &csvRun{bars: bars}, nil
+}
 
-	f := &csvFeed{bars: make([]Bar, 0, len(c.bars))}
-	seen := make(map[string]bool, len(instruments))
-	for k, i := range idx {
-		b := c.bars[i]
-		if k > 0 && byTime(idx[k-1], i) == 0 {
-			prev := c.sources[idx[k-1]]
-			return nil, fmt.Errorf("%s:%d: a second %s bar at %s; the first is at %s:%d",
-				c.sources[i].file, c.sources[i].line, b.Symbol, b.Time.Format(time.RFC3339),
-				prev.file, prev.line)
+// countLines counts the newlines of file, an upper bound of its rows, and rewinds it.
+func countLines(file *os.File) (int, error) {
+	buf := make([]byte, 1<<16)
+	n := 0
+	for {
+		k, err := file.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		if k == 0 || !b.Time.Equal(f.bars[len(f.bars)-1].Time) {
-			f.steps = append(f.steps, len(f.bars))
-		}
-		f.bars = append(f.bars, b)
-		seen[b.Symbol] = true
-	}
-	f.steps = append(f.steps, len(f.bars))
-
-	for _, sym := range instruments {
-		if !seen[sym] {
-			file := strings.ReplaceAll(path, SymbolPlaceholder, sym)
-			return nil, fmt.Errorf("csv feed %s has no bars for %s", file, sym)
+		if err != nil {
+			return 0, err
 		}
 	}
-	return f, nil
+	_, err := file.Seek(0, io.SeekStart)
+	return n + 1, err
 }
 
 // csvLayout gives the column of each field of a csv row; symbol is -1 when there is
@@ -395,21 +476,15 @@ func parseCSVBar(rec []string, cols csvLayout) (Bar, error) {
 		return b, err
 	}
 	b.Time = t
-	fields := []struct {
-		name string
-		col  int
-		dst  *float64
-	}{
-		{"open", cols.open, &b.Open}, {"high", cols.high, &b.High}, {"low", cols.low, &b.Low},
-		{"close", cols.close, &b.Close}, {"volume", cols.volume, &b.Volume},
-	}
-	for _, f := range fields {
-		s := field(f.col)
+	cells := [5]int{cols.open, cols.high, cols.low, cols.close, cols.volume}
+	dsts := [5]*float64{&b.Open, &b.High, &b.Low, &b.Close, &b.Volume}
+	for i, col := range cells {
+		s := field(col)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return b, fmt.Errorf("bad %s %q: want a number", f.name, s)
+			return b, fmt.Errorf("bad %s %q: want a number", csvColumns[i+1], s)
 		}
-		*f.dst = v
+		*dsts[i] = v
 	}
 
 	switch {
@@ -429,7 +504,9 @@ func parseCSVBar(rec []string, cols csvLayout) (Bar, error) {
 // too big to be seconds).
 func parseCSVTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		// Not a unix time: skip ParseInt, whose error would cost an allocation per row.
+	} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n > 1e11 {
 			return time.UnixMilli(n).UTC(), nil
 		}

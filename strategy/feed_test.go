@@ -214,7 +214,7 @@ X,1704067260,1,2,1,1,1
 X,1704067200,1,2,1,1,1
 `)
 	_, err := loadCSVFeed(path, []string{"X", "Y"})
-	want := path + ":5: a second X bar at 2024-01-01T00:00:00Z; the first is at " + path + ":2"
+	want := path + ":5: a second X bar at 2024-01-01T00:00:00Z; the first is on line 2"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v\nwant  %s", err, want)
 	}

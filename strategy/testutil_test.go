@@ -52,7 +52,7 @@ func (r *recorder) ofKind(kind string) []entry {
 }
 
 // writeFile writes content to name in dir and returns its path.
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

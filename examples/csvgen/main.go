@@ -75,10 +75,12 @@ func write(name string, m *market, t time.Time, timeframe time.Duration, n int) 
 }
 
 // market is one instrument's made-up price: a random walk whose drift and volatility
-// come from a regime that lasts a random number of bars.
+// come from a regime that lasts a random number of bars, pulled gently back towards
+// its first price so that long runs stay in a believable range.
 type market struct {
 	rng      *rand.Rand
 	price    float64
+	anchor   float64 // the first price
 	volume   float64 // typical volume of a bar
 	scale    float64 // volatility of one bar in a calm regime
 	drift    float64 // per bar, of the current regime
@@ -99,6 +101,7 @@ func newMarket(sym string, timeframe time.Duration, seed, stream uint64) *market
 	return &market{
 		rng:      rand.New(rand.NewPCG(seed, stream)),
 		price:    price,
+		anchor:   price,
 		volume:   volume * bar / 60,
 		scale:    0.0012 * math.Sqrt(bar),
 		hourBars: 60 / bar,
@@ -127,7 +130,8 @@ func (m *market) bar(t time.Time) (open, high, low, closing, volume float64) {
 		m.regime()
 	}
 	m.left--
-	r := m.drift + m.vol*m.rng.NormFloat64()
+	pull := -0.25 * m.scale * math.Log(m.price/m.anchor)
+	r := m.drift + pull + m.vol*m.rng.NormFloat64()
 	open = m.price
 	closing = open * math.Exp(r)
 	high = max(open, closing) * math.Exp(math.Abs(m.rng.NormFloat64())*m.vol/2)
