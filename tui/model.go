@@ -32,6 +32,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/keys"
 )
@@ -146,7 +147,11 @@ func (m *Model) Init() tea.Cmd {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		resized := m.width > 0 && (m.width != msg.Width || m.height != msg.Height)
 		m.width, m.height = msg.Width, msg.Height
+		if resized {
+			return m, repaintAfterResize
+		}
 	case updateMsg:
 		return m, m.onUpdate(msg)
 	case statusMsg:
@@ -175,6 +180,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	return m, nil
 }
+
+// repaintAfterResize puts the whole screen back after the terminal changed size.
+//
+// Frames drawn for the old size can reach the terminal after it has changed size,
+// over SSH most of all. Bubble Tea's renderer scrolls with a scroll region, and
+// such a frame leaves the region set to the old height; the repaint for the new
+// size then scrolls inside it and the screen stays torn, since the renderer
+// believes it drew it right. So: reset the region, then repaint everything, in
+// that order (raw output goes out before the next frame).
+var repaintAfterResize = tea.Sequence(tea.Raw(ansi.SetTopBottomMargins(0, 0)),
+	tea.ClearScreen)
 
 // onUpdate applies one update from the subscription and issues the next read.
 func (m *Model) onUpdate(msg updateMsg) tea.Cmd {

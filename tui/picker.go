@@ -124,7 +124,11 @@ func (p *Picker) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		resized := p.opts.Width > 0 && (p.opts.Width != msg.Width || p.opts.Height != msg.Height)
 		p.opts.Width, p.opts.Height = msg.Width, msg.Height
+		if resized {
+			return p, repaintAfterResize
+		}
 	case attachedMsg:
 		return p, p.onAttached(msg)
 	case tea.KeyPressMsg:
