@@ -99,7 +99,7 @@ func (e *testEnv) startKernel(name string) *kernel.Kernel {
 	dir := e.t.TempDir()
 	write(e.t, filepath.Join(dir, "s.star"), "def on_bar(ctx, bar):\n    pass\n")
 	cfg := "name: " + name + "\nstrategy: s.star\ninstruments: [BTCUSDT]\n" +
-		"feed: {kind: synthetic, interval: 100ms, seed: 7}\n"
+		"feed: {kind: synthetic, interval: 1s, seed: 7}\n"
 	path := filepath.Join(dir, name+".yml")
 	write(e.t, path, cfg)
 	k, err := e.reg.Start(path)

@@ -99,7 +99,7 @@
     for (const k of info.kernels) {
       const opt = document.createElement("option");
       opt.value = k.name;
-      opt.textContent = `${k.name} · ${k.strategy} · ${k.state} · ${k.attached} attached`;
+      opt.textContent = `${k.name} · ${k.strategy} · ${k.state}`;
       kernelMenu.append(opt);
     }
     kernelMenu.disabled = info.kernels.length < 2;
