@@ -472,7 +472,7 @@ func TestHelpAndPanel(t *testing.T) {
 
 	h.press(tea.KeyF2)
 	screen := h.screen()
-	for _, want := range []string{"Positions", "BTCUSDT", "42100", "+50", "o7", "2001.5"} {
+	for _, want := range []string{"Positions", "BTCUSDT", "42100.00", "+50.00", "o7", "2001.50"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("panel lacks %q:\n%s", want, screen)
 		}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -23,7 +24,12 @@ type cell struct {
 	right bool // right-aligned (numbers)
 }
 
+// num is a quantity: as many decimals as it has.
 func num(v float64) cell { return cell{text: fmtNum(v), right: true} }
+
+// price is a price with a fixed number of decimals, so a column of them lines up
+// on the decimal point.
+func price(v float64) cell { return cell{text: fmtPrice(v), right: true} }
 
 // sideCell is a side ("buy", "sell", "long", "short") in its colour.
 func sideCell(text string) cell {
@@ -50,7 +56,7 @@ func qty(v float64) cell {
 
 func signed(v float64) cell {
 	s := pnlStyle(v)
-	text := fmtNum(v)
+	text := strconv.FormatFloat(v, 'f', 2, 64)
 	if v > 0 {
 		text = "+" + text
 	}
@@ -75,31 +81,34 @@ func panelLines(st kernel.Status, width, height int) []string {
 			dir = "short"
 		}
 		rows = append(rows, []cell{{text: sanitize(p.Symbol)}, sideCell(dir), qty(p.Quantity),
-			num(p.AvgPrice), num(p.LastPrice), signed(p.UnrealizedPnL)})
+			price(p.AvgPrice), price(p.LastPrice), signed(p.UnrealizedPnL)})
 	}
-	lines = append(lines, table(rows, "no positions")...)
+	// Narrow panels drop the columns a person can best do without: the side is in
+	// the quantity's colour and sign, the average price is in portfolio().
+	room := width - 1 // the margin after the rule
+	lines = append(lines, table(narrow(rows, room, 1, 3), "no positions")...)
 
 	lines = append(lines, "", styleHeading.Render("Open orders"))
 	rows = [][]cell{{{text: "ID"}, {text: "SIDE"}, {text: "SYM"}, {text: "QTY", right: true},
 		{text: "PRICE", right: true}}}
 	for _, o := range acct.OpenOrders {
-		price := num(o.Price)
+		at := price(o.Price)
 		if o.Price == 0 {
-			price = cell{text: "mkt", right: true}
+			at = cell{text: "mkt", right: true}
 		}
 		rows = append(rows, []cell{{text: sanitize(o.ID)}, sideCell(o.Side),
-			{text: sanitize(o.Symbol)}, num(o.Quantity), price})
+			{text: sanitize(o.Symbol)}, num(o.Quantity), at})
 	}
-	lines = append(lines, table(rows, "no open orders")...)
+	lines = append(lines, table(narrow(rows, room, 0), "no open orders")...)
 
 	lines = append(lines, "", styleHeading.Render("Quotes"))
 	rows = [][]cell{{{text: "SYM"}, {text: "BID", right: true}, {text: "ASK", right: true},
 		{text: "LAST", right: true}}}
 	for _, q := range acct.Quotes {
-		rows = append(rows, []cell{{text: sanitize(q.Symbol)}, num(q.Bid), num(q.Ask),
-			num(q.Last)})
+		rows = append(rows, []cell{{text: sanitize(q.Symbol)}, price(q.Bid), price(q.Ask),
+			price(q.Last)})
 	}
-	lines = append(lines, table(rows, "no quotes yet")...)
+	lines = append(lines, table(narrow(rows, room, 1, 2), "no quotes yet")...)
 
 	lines = append(lines, "", styleDim.Render("cash ")+fmtMoney(acct.Cash)+
 		styleDim.Render("  fees ")+fmtMoney(acct.Fees))
@@ -112,6 +121,41 @@ func panelLines(st kernel.Status, width, height int) []string {
 		lines[i] = fit(" "+l, width)
 	}
 	return lines
+}
+
+// narrow removes columns, in the order given, until the table fits in width.
+func narrow(rows [][]cell, width int, drop ...int) [][]cell {
+	for _, col := range drop {
+		if tableWidth(rows) <= width {
+			break
+		}
+		for i, row := range rows {
+			rows[i] = append(row[:col:col], row[col+1:]...)
+		}
+		// Later indexes refer to the table before this column went.
+		for j := range drop {
+			if drop[j] > col {
+				drop[j]--
+			}
+		}
+	}
+	return rows
+}
+
+// tableWidth is how wide table would lay rows out.
+func tableWidth(rows [][]cell) int {
+	if len(rows) == 0 {
+		return 0
+	}
+	total := len(rows[0]) - 1
+	for i := range rows[0] {
+		w := 0
+		for _, row := range rows {
+			w = max(w, ansi.StringWidth(row[i].text))
+		}
+		total += w
+	}
+	return total
 }
 
 // table lays rows out in columns one space apart; the first row is the heading.

@@ -185,10 +185,16 @@ func TestPanelShownOnWideTerminals(t *testing.T) {
 	}
 	h.send(tea.WindowSizeMsg{Width: 120, Height: 24})
 	screen := h.screen()
-	for _, want := range []string{"Positions", "long", "short", "-2", "o7", "sell"} {
+	for _, want := range []string{"Positions", "BTCUSDT", "-2", "42100.00", "o7", "sell"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("panel at 120 columns lacks %q:\n%s", want, screen)
 		}
+	}
+	checkFits(t, m.View(), 120, 24)
+	h.send(tea.WindowSizeMsg{Width: 200, Height: 24})
+	if screen := h.screen(); !strings.Contains(screen, "long") ||
+		!strings.Contains(screen, "short") || !strings.Contains(screen, "-20.00") {
+		t.Errorf("a wide panel lacks the side or the PnL:\n%s", screen)
 	}
 
 	// Long and short quantities are coloured, and the columns line up.
@@ -405,5 +411,30 @@ func TestAutoIndentAndDedent(t *testing.T) {
 	e.dedentOrBackspace()
 	if e.String() != "    " {
 		t.Errorf("backspace after text: %q", e.String())
+	}
+}
+
+func TestNarrowTableDropsColumnsInOrder(t *testing.T) {
+	rows := func() [][]cell {
+		return [][]cell{
+			{{text: "A"}, {text: "BBBB"}, {text: "CC"}, {text: "D"}},
+			{{text: "a"}, {text: "bbbb"}, {text: "cc"}, {text: "d"}},
+		}
+	}
+	heads := func(rs [][]cell) string {
+		var out []string
+		for _, c := range rs[0] {
+			out = append(out, c.text)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tt := range []struct {
+		width int
+		want  string
+	}{{11, "A BBBB CC D"}, {10, "A CC D"}, {6, "A CC D"}, {5, "A D"}, {1, "A D"}} {
+		got := narrow(rows(), tt.width, 1, 2)
+		if heads(got) != tt.want || len(got[1]) != len(got[0]) {
+			t.Errorf("width %d: %q, want %q", tt.width, heads(got), tt.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"hash/fnv"
+	"math"
 	"image/color"
 	"strconv"
 	"strings"
@@ -167,6 +168,14 @@ func fmtSigned(v float64) string {
 		s = "+" + s
 	}
 	return s
+}
+
+// fmtPrice formats a price: two decimals from 1 up, six significant digits below.
+func fmtPrice(v float64) string {
+	if math.Abs(v) >= 1 || v == 0 {
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 // fmtNum formats a price or quantity compactly: two decimals from 1 up, six below,

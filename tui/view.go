@@ -204,7 +204,7 @@ func (m *Model) inputLines(n int) ([]string, int) {
 var helpKeys = [][2]string{
 	{"Enter", "run the line; a block (def, if, for…) runs after a blank line"},
 	{"Up / Down", "walk your input history on this kernel (kept across sessions)"},
-	{"Tab", "complete names and ctx. members; again to step through the list"},
+	{"Tab", "complete names and ctx. members; Tab again steps through"},
 	{"Ctrl+C", "interrupt the running input, or clear the line"},
 	{"Ctrl+D", ""},
 	{"PgUp / PgDn", "scroll the transcript (also the mouse wheel, Shift+Up/Down)"},
