@@ -2,8 +2,8 @@ package tui
 
 import (
 	"hash/fnv"
-	"math"
 	"image/color"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
