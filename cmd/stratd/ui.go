@@ -19,6 +19,7 @@ import (
 	"github.com/stratd/stratd/sshd"
 	"github.com/stratd/stratd/strategy"
 	"github.com/stratd/stratd/tui"
+	"golang.org/x/term"
 )
 
 // sshUI is the REPL of an SSH session attached to one kernel.
@@ -54,6 +55,10 @@ const uiQuitGrace = 2 * time.Second
 // While the REPL owns the terminal, log lines would tear its screen: they are held
 // back (the newest uiLogKeep bytes) and printed when it ends.
 func (a *app) runInteractive(cfg *strategy.Config, listen string) error {
+	if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
+		return usageError("the REPL needs a terminal; without one, run the kernel as a " +
+			"daemon with --kernel-only and use `stratd exec`")
+	}
 	held := &uiLog{out: a.stderr}
 	defer held.release()
 	la := *a

@@ -239,6 +239,12 @@ func TestUILocalModeOwnsTheKernel(t *testing.T) {
 		files, _ := filepath.Glob(filepath.Join(kernels, "*.json"))
 		return files
 	}
+	// Without a terminal there is no REPL to run: say so rather than hang.
+	if _, errs, code := e.stratd("", "run", cfg); code != 2 ||
+		!strings.Contains(errs, "needs a terminal") {
+		t.Errorf("run without a terminal: code %d, %q", code, errs)
+	}
+
 	local := e.term("local", 110, 30, "sh -c '"+stratdBin+" run "+cfg+" --home "+e.home+
 		" --listen 127.0.0.1:0; echo exit=$?; exec sleep 60'")
 	screen := local.waitScreen("SSH on 127.0.0.1:", "Ctrl+D quit")
