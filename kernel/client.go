@@ -12,7 +12,8 @@ import (
 // Errors a Client returns.
 var (
 	// ErrReadOnly is returned when a viewer tries to run input or interrupt.
-	ErrReadOnly = errors.New("read-only: viewers cannot run input; ask an admin for the operator role")
+	ErrReadOnly = errors.New("read-only: viewers cannot run input; " +
+		"ask an admin for the operator role")
 	// ErrStopped is returned once the kernel has stopped.
 	ErrStopped = errors.New("kernel stopped")
 )
