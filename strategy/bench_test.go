@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,7 +109,7 @@ func BenchmarkSMACross(b *testing.B) {
 
 func benchReplay(b *testing.B, stepper func(*Runtime) func() bool) {
 	cfg := benchConfig(b)
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	fills := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -123,11 +124,12 @@ func benchReplay(b *testing.B, stepper func(*Runtime) func() bool) {
 		step := stepper(r)
 		b.StartTimer()
 
-		start := time.Now()
+		start, startCPU := time.Now(), cpuTime(b)
 		for range benchBars {
 			step()
 		}
 		elapsed += time.Since(start)
+		cpu += cpuTime(b) - startCPU
 
 		if out.errors > 0 {
 			b.Fatalf("%d error entries, the first: %s", out.errors, out.firstError)
@@ -137,6 +139,18 @@ func benchReplay(b *testing.B, stepper func(*Runtime) func() bool) {
 	b.ReportMetric(float64(benchBars)*float64(b.N)/elapsed.Seconds(), "bars/s")
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(benchBars)/float64(b.N), "ns/bar")
 	b.ReportMetric(float64(fills), "fills")
+	// Bars per second of CPU time: what bars/s would be with the core to itself, on a
+	// machine that runs other work too. Run with -cpu 1 for one core.
+	b.ReportMetric(float64(benchBars)*float64(b.N)/cpu.Seconds(), "bars/cpu-s")
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // countingOutput counts entries instead of keeping them.

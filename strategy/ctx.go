@@ -165,13 +165,14 @@ func (c *ctxValue) ohlc(_ *starlark.Thread, args starlark.Tuple,
 			return nil, err
 		}
 	}
-	if err := c.r.checkSymbol(sym); err != nil {
-		return nil, err
+	h, ok := c.r.history[sym]
+	if !ok {
+		return nil, c.r.checkSymbol(sym)
 	}
 	if length <= 0 {
 		return nil, fmt.Errorf("length must be more than 0, got %d", length)
 	}
-	return c.r.history[sym].last(length), nil
+	return h.last(length), nil
 }
 
 // unpackOHLC is the general case of ohlc's arguments.

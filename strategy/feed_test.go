@@ -136,10 +136,14 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 	var h barHistory
 	early := h.last(1) // a view taken before any bar
 	var views []*barList
-	for i := range 2*HistoryBars + 500 {
+	n := 3*historySlack*HistoryBars + 500 // enough to slide three times
+	for i := range n {
 		h.add(Bar{Volume: float64(i), Close: float64(i)})
 		if i%700 == 0 {
 			views = append(views, h.last(10))
+		}
+		if len(h.bars) > historySlack*HistoryBars {
+			t.Fatalf("after %d bars the history holds %d", i+1, len(h.bars))
 		}
 	}
 	got := h.last(5000)
@@ -148,12 +152,13 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 			HistoryBars)
 	}
 	for i, b := range got.bars {
-		if want := float64(HistoryBars + 500 + i); b.Volume != want || got.closes[i] != want {
+		if want := float64(n - HistoryBars + i); b.Volume != want || got.closes[i] != want {
 			t.Fatalf("bar %d is number %v (close %v), want %v", i, b.Volume, got.closes[i],
 				want)
 		}
 	}
-	if got := h.last(3); len(got.bars) != 3 || got.bars[2].Volume != float64(2*HistoryBars+499) {
+	if got := h.last(3); len(got.bars) != 3 || got.bars[2].Volume != float64(n-1) ||
+		h.latest().Volume != float64(n-1) {
 		t.Errorf("last(3) = %v", got)
 	}
 
@@ -163,9 +168,9 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 	}
 	for k, v := range views {
 		last := float64(k * 700)
-		if n := len(v.bars); v.bars[n-1].Volume != last || v.closes[n-1] != last {
-			t.Errorf("view %d ends with bar %v, close %v; want %v", k, v.bars[n-1].Volume,
-				v.closes[n-1], last)
+		if m := len(v.bars); v.bars[m-1].Volume != last || v.closes[m-1] != last {
+			t.Errorf("view %d ends with bar %v, close %v; want %v", k, v.bars[m-1].Volume,
+				v.closes[m-1], last)
 		}
 	}
 }

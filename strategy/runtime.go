@@ -36,9 +36,6 @@ const ProgressMinSteps = 10_000
 // InputFile is the file name Starlark errors give to REPL input.
 const InputFile = "<input>"
 
-// originKey is the thread-local key holding who caused the running code.
-const originKey = "stratd.origin"
-
 // fileOptions turns on the Python-like features a trader expects.
 var fileOptions = &syntax.FileOptions{
 	Set:             true,
@@ -307,7 +304,9 @@ func (r *Runtime) deliver(hook string, event starlark.Value) {
 		return
 	}
 	if err == nil {
-		r.failures[hook] = 0
+		if r.failures[hook] != 0 {
+			r.failures[hook] = 0
+		}
 		return
 	}
 	r.out.Emit(KindError, OriginStrategy, hook+": "+err.Error())
@@ -390,7 +389,7 @@ func (r *Runtime) run(origin string, fn func(th *starlark.Thread) error) (err er
 	return fn(th)
 }
 
-// newThread makes a thread whose print and step limit make entries naming origin.
+// newThread makes a thread named after origin, whose print makes entries naming it.
 func (r *Runtime) newThread(origin string) *starlark.Thread {
 	th := &starlark.Thread{
 		Name: origin,
@@ -398,7 +397,6 @@ func (r *Runtime) newThread(origin string) *starlark.Thread {
 			r.out.Emit(KindStdout, originOf(th), msg)
 		},
 	}
-	th.SetLocal(originKey, origin)
 	if limit := r.cfg.Kernel.MaxSteps; limit > 0 {
 		th.SetMaxExecutionSteps(limit)
 		th.OnMaxSteps = func(th *starlark.Thread) {
@@ -504,10 +502,11 @@ func (r *Runtime) setTarget(origin, sym string, target, limit float64) (starlark
 	return orderValue(o), nil
 }
 
-// originOf returns who caused the code running in th.
+// originOf returns who caused the code running in th: every thread a Runtime makes
+// is named after its origin.
 func originOf(th *starlark.Thread) string {
-	if s, ok := th.Local(originKey).(string); ok {
-		return s
+	if th.Name != "" {
+		return th.Name
 	}
 	return OriginStrategy
 }
@@ -543,6 +542,11 @@ func scriptError(err error) error {
 	return &scriptErr{text: text, cause: err}
 }
 
+// historySlack is how many times HistoryBars a barHistory holds before it slides: more
+// slack means fewer, bigger allocations (88 bytes a bar for each slide, every
+// (historySlack-1)×HistoryBars bars) and more memory per instrument (about 350 KB).
+const historySlack = 4
+
 // barHistory keeps the most recent HistoryBars bars of one instrument, and their
 // closes in a column of their own, so ctx.ohlc(sym).close needs no copy. A slot, once
 // written, is never written again, so ctx.ohlc can hand out views of both.
@@ -552,13 +556,13 @@ type barHistory struct {
 }
 
 func (h *barHistory) add(b Bar) {
-	// Let the slices grow to twice the limit, then move the latest bars to new arrays:
-	// amortised O(1) per bar, and views of the old arrays stay as they were.
-	if n := len(h.bars); n >= 2*HistoryBars {
+	// Let the slices grow to historySlack times the limit, then move the latest bars to
+	// new arrays: amortised O(1) per bar, and views of the old arrays stay as they were.
+	if n := len(h.bars); n >= historySlack*HistoryBars {
 		keep := HistoryBars - 1
-		bars := make([]Bar, keep, 2*HistoryBars)
+		bars := make([]Bar, keep, historySlack*HistoryBars)
 		copy(bars, h.bars[n-keep:])
-		closes := make([]float64, keep, 2*HistoryBars)
+		closes := make([]float64, keep, historySlack*HistoryBars)
 		copy(closes, h.closes[n-keep:])
 		h.bars, h.closes = bars, closes
 	}

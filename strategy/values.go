@@ -2,10 +2,12 @@ package strategy
 
 import (
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -141,7 +143,7 @@ func (r barRef) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: 
 func (r barRef) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "symbol":
-		return starlark.String(r.b.Symbol), nil
+		return symbolValue(r.b.Symbol), nil
 	case "time":
 		return timeValue(r.b.Time), nil
 	case "open":
@@ -162,6 +164,32 @@ func (r barRef) AttrNames() []string {
 	names := slices.Clone(barFields)
 	sort.Strings(names)
 	return names
+}
+
+// symbols holds a Starlark string for each symbol seen, so that reading bar.symbol
+// allocates nothing. It is copied on write: symbols are few, the instruments of this
+// process's kernels, and read on every bar.
+var symbols atomic.Pointer[map[string]starlark.Value]
+
+// symbolValue returns sym as a Starlark string, the same value every time.
+func symbolValue(sym string) starlark.Value {
+	if m := symbols.Load(); m != nil {
+		if v, ok := (*m)[sym]; ok {
+			return v
+		}
+	}
+	for {
+		old := symbols.Load()
+		next := make(map[string]starlark.Value, 1)
+		if old != nil {
+			maps.Copy(next, *old)
+		}
+		v := starlark.Value(starlark.String(sym))
+		next[sym] = v
+		if symbols.CompareAndSwap(old, &next) {
+			return v
+		}
+	}
 }
 
 // barList is what ctx.ohlc returns: recent bars, oldest first. It indexes, slices and

@@ -18,6 +18,10 @@ import (
 // Sessions live in the daemon's memory: a restarted daemon asks for a token again.
 const sessionTTL = 7 * 24 * time.Hour
 
+// maxSessions bounds the sessions kept: past it, logging in again forgets the
+// session closest to expiring, so no one with a token can fill the memory.
+const maxSessions = 10000
+
 // login is a browser session: who is logged in, and with which token.
 type login struct {
 	person  kernel.Person
@@ -122,12 +126,19 @@ func (s *sessions) end(id string) {
 	s.mu.Unlock()
 }
 
+// pruneLocked forgets expired sessions, and makes room for one more.
 func (s *sessions) pruneLocked() {
 	now := time.Now()
+	oldest := ""
 	for id, l := range s.byID {
 		if now.After(l.expires) {
 			delete(s.byID, id)
+		} else if oldest == "" || l.expires.Before(s.byID[oldest].expires) {
+			oldest = id
 		}
+	}
+	if len(s.byID) >= maxSessions {
+		delete(s.byID, oldest)
 	}
 }
 

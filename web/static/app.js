@@ -58,6 +58,19 @@
     send(bytes);
   });
   term.onResize(({ cols, rows }) => control({ type: "resize", cols, rows }));
+  term.onTitleChange((title) => { document.title = title || "stratd"; });
+
+  // Ctrl+C copies while text is selected (Shift+drag selects, as the REPL takes
+  // the mouse), and Ctrl+V pastes: both are left to the browser instead of going
+  // to the REPL as control keys.
+  term.attachCustomKeyEventHandler((ev) => {
+    if (ev.type !== "keydown" || !(ev.ctrlKey || ev.metaKey) || ev.altKey || ev.shiftKey) {
+      return true;
+    }
+    const key = ev.key.toLowerCase();
+    if (key === "c" && term.hasSelection()) return false;
+    return key !== "v";
+  });
   new ResizeObserver(() => fit.fit()).observe($("terminal"));
 
   function send(bytes) {
