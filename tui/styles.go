@@ -10,6 +10,8 @@ import (
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/strategy"
 )
 
 // Colours use the 16 basic ANSI colours so they read on light and dark terminals
@@ -64,15 +66,23 @@ func stateStyle(state string) lipgloss.Style {
 }
 
 // originColors colour people's names so a shared transcript reads like a chat.
-// Yellow and red are left for orders and errors.
+// Green and red are left for buying and selling, yellow for warnings; the two
+// 256-colour entries fall back to the nearest basic colour on older terminals.
 var originColors = []color.Color{
-	colorGreen, colorBlue, colorMagenta, colorCyan,
-	lipgloss.Color("10"), lipgloss.Color("12"), lipgloss.Color("13"), lipgloss.Color("14"),
+	colorBlue, colorMagenta, colorCyan,
+	lipgloss.Color("12"), lipgloss.Color("13"), lipgloss.Color("14"),
+	lipgloss.Color("208"), lipgloss.Color("141"),
 }
+
+// styleStrategy marks what the strategy itself did, apart from every person.
+var styleStrategy = lipgloss.NewStyle().Bold(true).Italic(true)
 
 // originStyle returns the style for a person's name; the same name always gets the
 // same colour, in every session.
 func originStyle(name string) lipgloss.Style {
+	if name == strategy.OriginStrategy || name == kernel.OriginSystem {
+		return styleStrategy
+	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(name))
 	c := originColors[h.Sum32()%uint32(len(originColors))]
