@@ -3,6 +3,7 @@ package strategy
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -196,4 +197,36 @@ func BenchmarkCSVLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(2*rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestGoAndStarlarkSMACrossAgree checks that the two sides of BenchmarkSMACross do the
+// same work: the same orders and fills, to the last digit, over 20,000 bars.
+func TestGoAndStarlarkSMACrossAgree(t *testing.T) {
+	cfg := benchConfig(t)
+	star, starOut := newRuntime(t, cfg)
+	goRT, goOut := newRuntime(t, cfg)
+	strategy := newGoSMACross(t, goRT)
+	if err := star.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 20_000 {
+		star.Step()
+		strategy.step()
+	}
+	trades := func(rec *recorder) []entry {
+		var list []entry
+		for _, e := range rec.take() {
+			if e.kind == KindOrder || e.kind == KindFill || e.kind == KindError {
+				list = append(list, e)
+			}
+		}
+		return list
+	}
+	a, b := trades(starOut), trades(goOut)
+	if len(a) < 100 || !reflect.DeepEqual(a, b) {
+		t.Fatalf("starlark made %d order and fill entries, go %d", len(a), len(b))
+	}
+	if sa, sb := star.Snapshot(), goRT.Snapshot(); sa.Equity != sb.Equity || sa.Fees != sb.Fees {
+		t.Errorf("equity %v vs %v, fees %v vs %v", sa.Equity, sb.Equity, sa.Fees, sb.Fees)
+	}
 }

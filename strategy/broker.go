@@ -226,8 +226,8 @@ func (a *account) mark(sym string, last float64) {
 func (a *account) revalue(p *Position) {
 	p.MarketValue = p.Quantity * p.LastPrice
 	p.UnrealizedPnL = 0
-	if p.Quantity != 0 {
-		p.UnrealizedPnL = (p.LastPrice - p.AvgPrice) * p.Quantity
+	if u := (p.LastPrice - p.AvgPrice) * p.Quantity; u != 0 {
+		p.UnrealizedPnL = u // never -0, which a short at its average price gives
 	}
 }
 

@@ -55,8 +55,12 @@ func (r *Runtime) portfolio(_ *starlark.Thread, args starlark.Tuple,
 		b.WriteString(table("lrrrrrr", rows))
 	}
 	equity := r.acct.equity()
-	fmt.Fprintf(&b, "cash %s   equity %s   pnl %+.2f   fees %s",
-		money(r.acct.cash), money(equity), equity-r.acct.capital, money(r.acct.fees))
+	pnl := money(equity - r.acct.capital)
+	if !strings.HasPrefix(pnl, "-") {
+		pnl = "+" + pnl
+	}
+	fmt.Fprintf(&b, "cash %s   equity %s   pnl %s   fees %s",
+		money(r.acct.cash), money(equity), pnl, money(r.acct.fees))
 	return text(b.String()), nil
 }
 
@@ -85,7 +89,14 @@ func (r *Runtime) orders(_ *starlark.Thread, args starlark.Tuple,
 	return text(strings.TrimSuffix(table("lllrrll", rows), "\n")), nil
 }
 
-func money(x float64) string { return fmt.Sprintf("%.2f", x) }
+// money shows two decimals, and never "-0.00".
+func money(x float64) string {
+	s := fmt.Sprintf("%.2f", x)
+	if s == "-0.00" {
+		return "0.00"
+	}
+	return s
+}
 
 // table aligns rows in columns two spaces apart; align has an 'l' (left) or 'r' (right,
 // for numbers) per column. Every line ends with a newline.

@@ -138,3 +138,27 @@ func TestExampleStrategyRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestPortfolioKeepsFlatPositionsWithRealisedPnL(t *testing.T) {
+	cfg := testConfig(t, "", "X", "Y")
+	csvConfig(t, cfg, `symbol,time,open,high,low,close,volume
+X,1704067200,100,101,99,100,1
+Y,1704067200,10,11,9,10,1
+X,1704067260,110,111,109,110,1
+Y,1704067260,10,11,9,10,1
+`)
+	r, _ := newRuntime(t, cfg)
+	exec(t, r, "alice", `ctx.trade("X", 2)`)
+	exec(t, r, "alice", `ctx.trade("Y", -3)`)
+	r.Step()
+	exec(t, r, "alice", `ctx.close_position("X")`)
+	r.Step()
+	want := "" +
+		"symbol  quantity  avg_price  last_price  market_value  unrealized  realized\n" +
+		"X              0          -      110.00          0.00        0.00     20.00\n" +
+		"Y             -3      10.00       10.00        -30.00        0.00      0.00\n" +
+		"cash 10050.00   equity 10020.00   pnl +20.00   fees 0.00"
+	if got := exec(t, r, "alice", "portfolio()"); got != want {
+		t.Errorf("portfolio() =\n%s\nwant\n%s", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -397,5 +398,39 @@ func TestOrdersAndPortfolioTables(t *testing.T) {
 		!strings.Contains(got, "\nBTCUSDT       0.5   30000.00 ") ||
 		!strings.Contains(got, "cash -5000.00   equity ") {
 		t.Errorf("portfolio() =\n%s", got)
+	}
+}
+
+// TestSameSeedSameFills runs the example strategy twice on the same seed: the entries,
+// fills included, are the same; another seed trades differently.
+func TestSameSeedSameFills(t *testing.T) {
+	run := func(seed int64) []entry {
+		cfg, err := LoadConfig("../examples/sma_cross.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Feed.Seed = seed
+		r, rec := newRuntime(t, cfg)
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for range 2000 {
+			r.Step()
+		}
+		return rec.take()
+	}
+	a, b, c := run(42), run(42), run(43)
+	fills := 0
+	for _, e := range a {
+		if e.kind == KindFill {
+			fills++
+		}
+	}
+	if fills < 10 || !reflect.DeepEqual(a, b) {
+		t.Errorf("seed 42 twice: %d and %d entries, %d fills, equal %v", len(a), len(b), fills,
+			reflect.DeepEqual(a, b))
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Error("seeds 42 and 43 made the same entries")
 	}
 }
