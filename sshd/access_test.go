@@ -4,6 +4,7 @@ package sshd_test
 // a server whose keys live in a real authorized_keys (keys.Store).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"charm.land/log/v2"
 	"github.com/stratd/stratd/keys"
 	"github.com/stratd/stratd/sshd"
+	"github.com/stratd/stratd/sshd/client"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -354,11 +356,18 @@ func TestConnectionRateLimit(t *testing.T) {
 			t.Fatalf("connection %d refused: %v", i+1, err)
 		}
 	}
-	for range 3 {
+	for range 2 {
 		if c, err := e.dialWith("alice", e.keys["alice"]); err == nil {
 			c.Close()
 			t.Fatal("a connection over the limit got in")
 		}
+	}
+	// stratd's own client says what may have happened.
+	target := client.Target{Addr: e.srv.Addr().String(),
+		HostKey: string(gossh.MarshalAuthorizedKey(e.host))}
+	_, err := client.Dial(context.Background(), target, e.keys["alice"], "")
+	if err == nil || !strings.Contains(err.Error(), "opened too many connections") {
+		t.Errorf("client.Dial over the limit: %v", err)
 	}
 	e.logs.waitFor(t, "connections refused: rate limit")
 	if n := strings.Count(e.logs.String(), "connections refused"); n != 1 {

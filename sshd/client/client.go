@@ -170,6 +170,12 @@ func handshakeError(ctx context.Context, addr string, timeout time.Duration,
 				"`stratd keys add` on that daemon's host", addr, fp),
 			kind: ErrKeyRefused, cause: err,
 		}
+	case !check.accepted && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
+		// stratd closes a connection at once when its source is over a limit.
+		return fmt.Errorf("the server at %s closed the connection before the handshake: "+
+			"a stratd daemon does so for an address that opened too many connections "+
+			"or failed to log in too often (its log says which); wait a minute: %w",
+			addr, err)
 	}
 	return fmt.Errorf("ssh handshake with %s failed (is it a stratd daemon?): %w", addr, err)
 }
