@@ -25,12 +25,12 @@ func (s *Server) openSession(sess ssh.Session, id keys.Identity) (func(), error)
 
 	s.live.Lock()
 	group := s.byKey[id.Fingerprint]
-	if max := s.limits.SessionsPerKey; max > 0 && len(group) >= max {
+	if limit := s.limits.SessionsPerKey; limit > 0 && len(group) >= limit {
 		s.live.Unlock()
 		if ok, suppressed := s.limitLog.allow("key "+id.Fingerprint, time.Now()); ok {
 			s.log.Warn("session refused: sessions per key", "person", id.Name,
 				"fingerprint", id.Fingerprint, "remote", addrString(sess.RemoteAddr()),
-				"max", max, "refused_since_last_line", suppressed)
+				"max", limit, "refused_since_last_line", suppressed)
 		}
 		return nil, fmt.Errorf("too many sessions with your key (%d open, the most "+
 			"allowed); close some, or ask the daemon's owner to raise "+
