@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -79,10 +78,10 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 // people are attached the first Ctrl+D only asks for a second one.
 func (m *Model) leave() tea.Cmd {
 	if m.owner && !m.stopped && !m.quitAsked {
-		if n := m.othersAttached(); n > 0 {
+		if others := m.othersAttached(); len(others) > 0 {
 			m.quitAsked = true
-			m.flash = fmt.Sprintf("%d other %s attached: Ctrl+D again stops the kernel "+
-				"for everyone", n, plural(uint64(n), "person is", "people are"))
+			m.flash = strings.Join(others, ", ") + " attached: Ctrl+D again stops the " +
+				"kernel for everyone"
 			return nil
 		}
 	}

@@ -383,8 +383,24 @@ func (m *Model) togglePanel() {
 	m.panelSet = true
 }
 
-// othersAttached is how many attachments other than this session's the kernel has.
-func (m *Model) othersAttached() int { return max(0, len(m.status.Attached)-1) }
+// othersAttached names who else is attached: every attachment but one of this
+// person's (this session), each name once.
+func (m *Model) othersAttached() []string {
+	var names []string
+	me := false
+	seen := map[string]bool{}
+	for _, a := range m.status.Attached {
+		if a.Name == m.person.Name && !me {
+			me = true
+			continue
+		}
+		if name := sanitize(a.Name); !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // canType reports whether the input line takes keys.
 func (m *Model) canType() bool { return !m.readOnly() && !m.stopped && !m.quitting }

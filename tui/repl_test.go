@@ -289,7 +289,7 @@ func TestOwnerQuitAsksWhileOthersAttached(t *testing.T) {
 	}
 
 	h.ctrl('d')
-	h.waitScreen("1 other person is attached: Ctrl+D again stops the kernel")
+	h.waitScreen("bob attached: Ctrl+D again stops the kernel for everyone")
 	if m.quitting {
 		t.Fatal("the first Ctrl+D quit while bob is attached")
 	}

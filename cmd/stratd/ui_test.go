@@ -263,7 +263,7 @@ func TestUILocalModeOwnsTheKernel(t *testing.T) {
 
 	// Quitting asks once while bob is there, then stops the kernel for everyone.
 	local.send("C-d")
-	local.waitScreen("1 other person is attached: Ctrl+D again stops the kernel")
+	local.waitScreen("bob attached: Ctrl+D again stops the kernel for everyone")
 	local.send("C-d")
 	local.waitScreen("exit=0", "Kernel solo stopped")
 	bob.waitScreen("kernel stopped")
