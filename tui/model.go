@@ -21,7 +21,14 @@
 //		return m, []tea.ProgramOption{tea.WithoutSignalHandler()}
 //	}
 //
-// Locally, run the program and call Close when it returns.
+// Locally, run the program and call Close when it returns; Options.Owner tells the
+// person that leaving stops the kernel, as it does for `stratd run`.
+//
+// The screen: a header (state, market time, equity and PnL, who is attached), the
+// transcript (scrolled with PgUp/PgDn and the mouse wheel, cleared with Ctrl+L),
+// the side panel (F2; open by default from widePanel columns), a completion list
+// when Tab finds several, a hint line and the input. Keys are in input.go, layout
+// and help in view.go.
 package tui
 
 import (
