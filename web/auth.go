@@ -61,7 +61,7 @@ func (s *sessions) open(secret string) (id string, l login, ok bool) {
 	if secret == "" {
 		return "", login{}, false
 	}
-	if tok, found := s.tokens.Lookup(secret); found {
+	if tok, found := s.lookup(secret); found {
 		l = login{person: kernel.Person{Name: tok.Name, Role: tok.Role}, named: true,
 			hash: hashSecret(secret)}
 	} else if !s.useOneTime(secret) {
@@ -78,6 +78,14 @@ func (s *sessions) open(secret string) (id string, l login, ok bool) {
 	s.pruneLocked()
 	s.byID[id] = &l
 	return id, l, true
+}
+
+// lookup finds a named token; without a token file there are none.
+func (s *sessions) lookup(secret string) (Token, bool) {
+	if s.tokens == nil {
+		return Token{}, false
+	}
+	return s.tokens.Lookup(secret)
 }
 
 // useOneTime reports whether secret is the unused one-time token, and uses it.

@@ -129,9 +129,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	if cfg.Tokens == nil {
-		cfg.Tokens = OpenTokens(os.DevNull)
-	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = log.Default()
@@ -189,6 +186,10 @@ func staticHandler() http.Handler {
 	})
 	files := http.StripPrefix("/static", http.FileServerFS(static))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no folder listings
+			return
+		}
 		if tag, ok := etags[strings.TrimPrefix(r.URL.Path, "/static")]; ok {
 			w.Header().Set("ETag", tag)
 			w.Header().Set("Cache-Control", "no-cache")

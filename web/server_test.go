@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/stratd/stratd/kernel"
@@ -302,5 +303,16 @@ func TestShutdownClosesSockets(t *testing.T) {
 	}
 	if e.k.Status().State != kernel.StateRunning {
 		t.Fatal("the kernel stopped with the web server")
+	}
+}
+
+func TestTruncateReason(t *testing.T) {
+	long := strings.Repeat("é", 100) // 200 bytes
+	got := truncateReason(long)
+	if len(got) > 123 || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Errorf("truncateReason: %d bytes, valid %v: %q", len(got), utf8.ValidString(got), got)
+	}
+	if got := truncateReason("short"); got != "short" {
+		t.Errorf("a short reason changed: %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -40,7 +41,8 @@ const (
 	maxMessage = 1 << 20
 	// defaultCols and defaultRows are the size of a terminal that gives none.
 	defaultCols, defaultRows = 80, 24
-	maxCols, maxRows         = 1000, 500
+	// maxCols and maxRows bound the size a tab may ask for.
+	maxCols, maxRows = 1000, 500
 )
 
 // control is a JSON control message from the page.
@@ -132,21 +134,21 @@ func (s *Server) findKernel(name string) (*kernel.Kernel, error) {
 		strings.Join(names, ", "))
 }
 
-// truncateReason fits a close reason into the 123 bytes a close frame allows.
+// truncateReason fits a close reason into the 123 bytes a close frame allows,
+// cutting between characters.
 func truncateReason(s string) string {
 	const limit = 123
 	if len(s) <= limit {
 		return s
 	}
-	s = s[:limit-3]
-	for len(s) > 0 && !utf8Start(s[len(s)-1]) {
-		s = s[:len(s)-1]
+	cut := limit - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
 	}
-	return strings.TrimRight(s[:max(0, len(s)-1)], " ") + "…"
+	return s[:cut] + "…"
 }
 
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
-
+// sizeParam reads a terminal dimension from the address, def when there is none.
 func sizeParam(s string, def, limit int) int {
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
