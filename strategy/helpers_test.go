@@ -162,3 +162,33 @@ Y,1704067260,10,11,9,10,1
 		t.Errorf("portfolio() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestIndicatorsAgainstPublishedValues checks rsi against the worked example Wilder's
+// RSI is usually taught with (StockCharts' ChartSchool, 14 periods): average gain
+// 3.34/14, average loss 1.40/14, RSI 70.46 (the article shows 70.53, from averages
+// rounded to 0.24 and 0.10); and ema against a series worked out by hand.
+func TestIndicatorsAgainstPublishedValues(t *testing.T) {
+	r, _ := newRuntime(t, testConfig(t, ""))
+	closes := "[44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, " +
+		"45.89, 46.03, 45.61, 46.28, 46.28]"
+	if got := exec(t, r, "alice", "round(rsi("+closes+", 14), 2)"); got != "70.46" {
+		t.Errorf("rsi of the worked example = %s, want 70.46", got)
+	}
+	// Seeded with mean(1, 2, 3) = 2, then each value halves the distance: 3, 4, …, 9.
+	if got := exec(t, r, "alice", "ema(range(1, 11), 3)"); got != "9.0" {
+		t.Errorf("ema(1..10, 3) = %s, want 9.0", got)
+	}
+	// The same values as a series, a list, a tuple and bars give the same results.
+	r.Step()
+	r.Step()
+	r.Step()
+	same := exec(t, r, "alice", `
+b = ctx.ohlc("BTCUSDT")
+s = b.close
+x = sma(s, 3)
+[sma(b, 3) == x, sma(list(s), 3) == x, sma(tuple(s), 3) == x, sma(list(b), 3) == x,
+ rsi(b, 2) == rsi(s, 2), ema(s[1:], 2) == ema(list(s)[1:], 2)]`)
+	if same != "[True, True, True, True, True, True]" {
+		t.Errorf("indicators over bars, series and lists differ: %s", same)
+	}
+}
