@@ -227,20 +227,25 @@ func insertText(text string) chromedp.Action[chromedp.Void] {
 
 // pressEnter presses and releases Enter. (chromedp.KeyEvent would add a char
 // event that the terminal takes for a second key.)
-var pressEnter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	for _, typ := range []input.DispatchKeyEventType{
-		input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp,
-	} {
-		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
-			Type: typ, Key: "Enter", Code: "Enter",
-			WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-		})
-		if err != nil {
-			return err
+var pressEnter = pressKey("Enter", "Enter", 13, 0)
+
+// pressKey presses and releases one key with modifiers (chromedp.ModifierCtrl…).
+func pressKey(key, code string, keyCode, modifiers int64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{
+			input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp,
+		} {
+			_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: key, Code: code, Modifiers: modifiers,
+				WindowsVirtualKeyCode: keyCode, NativeVirtualKeyCode: keyCode,
+			})
+			if err != nil {
+				return err
+			}
 		}
-	}
-	return nil
-})
+		return nil
+	})
+}
 
 // paste pastes text into the terminal the way the browser does.
 func (tb *tab) paste(text string) {
@@ -525,7 +530,7 @@ func TestBrowserViewerCannotType(t *testing.T) {
 		"the REPL to follow the narrower window")
 }
 
-func TestBrowserReconnectsAfterTheNetworkDrops(t *testing.T) {
+func TestBrowserReconnectsPicksKernelsAndDetaches(t *testing.T) {
 	e := newTestEnv(t)
 	e.startKernel("other")
 	tb := e.newTab()
@@ -558,4 +563,16 @@ func TestBrowserReconnectsAfterTheNetworkDrops(t *testing.T) {
 		document.body.dataset.state === "connected"`, "the tab to move to the other kernel")
 	tb.waitScreen("other")
 	waitEntry(t, e.k, kernel.KindSystem, kernel.OriginSystem, "olivia detached")
+
+	// Ctrl+D detaches for good: the page waits for Enter before attaching again.
+	connects := eval[string](tb, `document.body.dataset.connects`)
+	tb.do(chromedp.Evaluate[chromedp.Void](`window.stratd.term.focus()`),
+		pressKey("d", "KeyD", 68, int64(chromedp.ModifierCtrl)))
+	tb.waitFor(`document.body.dataset.state === "detached" &&
+		!document.getElementById("notice").hidden`, "the page to say it detached")
+	if got := eval[string](tb, `document.body.dataset.connects`); got != connects {
+		t.Fatalf("the page attached again by itself after a detach")
+	}
+	tb.do(pressEnter)
+	tb.waitFor(`document.body.dataset.state === "connected"`, "Enter to attach again")
 }
