@@ -189,14 +189,20 @@ func TestSetTargetPosition(t *testing.T) {
 func TestTradeRejectsBadArguments(t *testing.T) {
 	r, _ := newRuntime(t, testConfig(t, ""))
 	for code, want := range map[string]string{
-		`ctx.trade("BTCUSDT", 0)`:             "amount must be a non-zero number",
-		`ctx.trade("BTCUSDT", 1, price=-5)`:   "limit price must be more than 0",
-		`ctx.trade("BTCUSDT", "1")`:           "got string, want a number",
-		`ctx.ohlc("BTCUSDT", 0)`:              "length must be more than 0",
-		`ctx.get_position("btc")`:             `unknown instrument "btc"`,
-		`ctx.set_target_position("BTCUSDT")`:  "missing argument for target",
-		`ctx.cancel_orders(sym="NOPE")`:       `unknown instrument "NOPE"`,
-		`ctx.trade("BTCUSDT", 1, price="hi")`: "want a number or None",
+		`ctx.trade("BTCUSDT", 0)`:                          "amount must be a non-zero number",
+		`ctx.trade("BTCUSDT", 1, price=-5)`:                "limit price must be more than 0",
+		`ctx.trade("BTCUSDT", "1")`:                        "got string, want a number",
+		`ctx.ohlc("BTCUSDT", 0)`:                           "length must be more than 0",
+		`ctx.get_position("btc")`:                          `unknown instrument "btc"`,
+		`ctx.set_target_position("BTCUSDT")`:               "missing argument for target",
+		`ctx.cancel_orders(sym="NOPE")`:                    `unknown instrument "NOPE"`,
+		`ctx.trade("BTCUSDT", 1, price="hi")`:              "want a number or None",
+		`ctx.ohlc()`:                                       "missing argument for sym",
+		`ctx.ohlc("BTCUSDT", length="x")`:                  "got string, want int",
+		`ctx.ohlc("BTCUSDT", -1)`:                          "length must be more than 0",
+		`ctx.ohlc("ETH", 5)`:                               `unknown instrument "ETH"`,
+		`ctx.trade(1, 1)`:                                  "got int, want string",
+		`ctx.set_target_position("BTCUSDT", float("nan"))`: "target must be a number",
 	} {
 		_, err := r.Exec("alice", code)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -63,7 +63,7 @@ func writeFile(t testing.TB, dir, name, content string) string {
 
 // testConfig returns a config for script, trading the given instruments on a
 // synthetic feed, with no fees and no slippage.
-func testConfig(t *testing.T, script string, instruments ...string) *Config {
+func testConfig(t testing.TB, script string, instruments ...string) *Config {
 	t.Helper()
 	if len(instruments) == 0 {
 		instruments = []string{"BTCUSDT"}
