@@ -82,6 +82,11 @@ type workspace struct {
 	bin    string // the stratd binary
 	config string // path of the bench config
 	homes  int
+
+	// limitFlags turn off the daemon's per-source and per-key limits, which a
+	// load tool opening hundreds of sessions with one key would hit; empty when
+	// the binary predates them.
+	limitFlags []string
 }
 
 func newWorkspace(bin string) (*workspace, error) {
@@ -97,7 +102,24 @@ func newWorkspace(bin string) (*workspace, error) {
 	if err := os.WriteFile(star, []byte(benchStrategy), 0o600); err != nil {
 		return nil, fmt.Errorf("write bench strategy: %w", err)
 	}
+	help, _ := exec.Command(bin, "run", "--help").CombinedOutput()
+	for _, flag := range []string{"--max-sessions-per-key", "--max-connections-per-minute"} {
+		if bytes.Contains(help, []byte(flag)) {
+			w.limitFlags = append(w.limitFlags, flag, "0")
+		}
+	}
 	return w, nil
+}
+
+// writeConfig writes another config for the bench kernel, keeping history
+// entries in memory, and returns its path.
+func (w *workspace) writeConfig(history int) (string, error) {
+	path := filepath.Join(w.dir, fmt.Sprintf("bench-history-%d.yml", history))
+	cfg := strings.Replace(benchConfig, "history: 1000", "history: "+strconv.Itoa(history), 1)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return "", fmt.Errorf("write bench config: %w", err)
+	}
+	return path, nil
 }
 
 // newHome returns a fresh, empty home folder inside the workspace.
@@ -115,6 +137,11 @@ func (w *workspace) remove() { os.RemoveAll(w.dir) }
 // start runs the daemon on a loopback port with the given home, waits for its
 // connection file and loads the home's client key.
 func (w *workspace) start(home string) (*daemon, error) {
+	return w.startConfig(home, w.config)
+}
+
+// startConfig is start with another config.
+func (w *workspace) startConfig(home, config string) (*daemon, error) {
 	d := &daemon{home: home, logPath: home + ".log", exited: make(chan struct{})}
 	logFile, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -122,8 +149,9 @@ func (w *workspace) start(home string) (*daemon, error) {
 	}
 	defer logFile.Close()
 
-	d.cmd = exec.Command(w.bin, "run", w.config, "--kernel-only",
-		"--listen", "127.0.0.1:0", "--home", home)
+	args := append([]string{"run", config, "--kernel-only", "--listen", "127.0.0.1:0",
+		"--home", home}, w.limitFlags...)
+	d.cmd = exec.Command(w.bin, args...)
 	d.cmd.Stderr = logFile
 	d.cmd.Env = append(os.Environ(), "STRATD_HOME="+home)
 	stdout, err := d.cmd.StdoutPipe()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -25,8 +26,10 @@ const (
 	maxFills = 100
 )
 
-// stallSize is the terminal of the client that stalls: large, so that a few
-// screens of output fill its SSH window (2 MiB) quickly.
+// stallSize is the terminal the client that stalls switches to just before it
+// stops reading: large, so that a few screens of output fill its SSH window
+// (2 MiB) quickly. While it reads, its terminal is the size of the others', so it
+// costs the daemon what any client costs.
 var stallSize = ptySize{cols: 500, rows: 200}
 
 // fanoutResult is what a series of rounds measured.
@@ -38,6 +41,7 @@ type fanoutResult struct {
 	rounds    int           // rounds recorded
 	daemonCPU time.Duration // CPU the daemon used during the recorded rounds
 	benchCPU  time.Duration // CPU this tool used meanwhile (its SSH clients)
+	bytes     int64         // terminal bytes all clients read meanwhile
 }
 
 // cpuText says how much CPU one round cost the daemon, and this tool.
@@ -46,9 +50,10 @@ func (a *fanoutResult) cpuText(clients int) string {
 		return ""
 	}
 	per := a.daemonCPU / time.Duration(a.rounds)
-	return fmt.Sprintf("daemon CPU per round %s (%s per client), this tool's %s",
-		fmtDur(per), fmtDur(per/time.Duration(max(1, clients))),
-		fmtDur(a.benchCPU/time.Duration(a.rounds)))
+	n := max(1, clients)
+	return fmt.Sprintf("daemon CPU per round %s (%s per client), this tool's %s, "+
+		"%d terminal bytes per client per round", fmtDur(per), fmtDur(per/time.Duration(n)),
+		fmtDur(a.benchCPU/time.Duration(a.rounds)), a.bytes/int64(a.rounds*n))
 }
 
 func (a *fanoutResult) add(b fanoutResult) {
@@ -58,6 +63,7 @@ func (a *fanoutResult) add(b fanoutResult) {
 	a.rounds += b.rounds
 	a.daemonCPU += b.daemonCPU
 	a.benchCPU += b.benchCPU
+	a.bytes += b.bytes
 }
 
 // fanoutFigures measures fan-out at one client (the baseline), the memory of
@@ -95,11 +101,23 @@ func (t *target) fanoutFigures(withMemory, withStall bool) ([]figure, error) {
 		return nil, err
 	}
 	if withMemory {
+		cpu0, err := cpuTime(t.d.pid())
+		if err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
 		rssTop, err := t.settledRSS()
 		if err != nil {
 			return nil, err
 		}
-		figs = append(figs, memoryFigure(top, rssNone, rssTop))
+		cpu1, err := cpuTime(t.d.pid())
+		if err != nil {
+			return nil, err
+		}
+		fig := memoryFigure(top, t.opts.size, rssNone, rssTop)
+		fig.note += fmt.Sprintf("; while idle the daemon used %.1f%% of a CPU",
+			100*float64(cpu1-cpu0)/float64(time.Since(t0)))
+		figs = append(figs, fig)
 	}
 
 	for i := len(counts) - 1; i >= 0; i-- {
@@ -158,7 +176,7 @@ func (t *target) attachMany(n, first int) ([]*ptyClient, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			clients[i], errs[i] = attachPTY(t.dl, first+i, uiSize, nil, false)
+			clients[i], errs[i] = attachPTY(t.dl, first+i, t.opts.size, nil, false)
 		})
 	}
 	wg.Wait()
@@ -181,15 +199,56 @@ func closeAll(clients []*ptyClient) {
 	wg.Wait()
 }
 
-// sync prints a fresh marker and waits until every client has shown it.
+// sync waits until the transcript is quiet, then prints a fresh marker and waits
+// until every client has shown it. Clients that just came or went are attached or
+// detached by the daemon a little later, each with an entry in the transcript; a
+// marker printed before a burst of those could scroll off every screen between
+// two frames, so sync tries again with a new marker if some client missed one.
 func (t *target) sync(clients []*ptyClient) error {
-	r := newRound(clients)
-	if _, err := mustExec(t.control, printMarker(string(r.marker))); err != nil {
-		return err
+	var err error
+	for range 3 {
+		if err = t.waitQuiet(); err != nil {
+			return err
+		}
+		r := newRound(clients)
+		if _, err := mustExec(t.control, printMarker(string(r.marker))); err != nil {
+			return err
+		}
+		got := r.wait(len(clients), syncTimeout/3)
+		if len(got) == len(clients) {
+			return nil
+		}
+		err = fmt.Errorf("only %d of %d clients showed the output within %s",
+			len(got), len(clients), syncTimeout/3)
+		logf("sync: %v; trying again", err)
 	}
-	if got := r.wait(len(clients), syncTimeout); len(got) < len(clients) {
-		return fmt.Errorf("only %d of %d clients showed the output within %s",
-			len(got), len(clients), syncTimeout)
+	return err
+}
+
+// waitQuiet waits until the kernel's newest entry stays the same for a while.
+func (t *target) waitQuiet() error {
+	const quiet = 3 // polls 150ms apart that must see the same newest entry
+	deadline := time.Now().Add(syncTimeout)
+	var last uint64
+	same := 0
+	for same < quiet {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the transcript did not go quiet within %s", syncTimeout)
+		}
+		out, errOut, code, err := runCmd(t.control, "history "+kernelName+" -n 1 --json")
+		if err != nil {
+			return err
+		}
+		var e journalEntry
+		if code != 0 || json.Unmarshal([]byte(out), &e) != nil {
+			return fmt.Errorf("history: exit status %d, %q %q", code, out, errOut)
+		}
+		if e.Seq == last {
+			same++
+		} else {
+			last, same = e.Seq, 0
+		}
+		time.Sleep(150 * time.Millisecond)
 	}
 	return nil
 }
@@ -200,13 +259,14 @@ func (t *target) sync(clients []*ptyClient) error {
 func (t *target) rounds(clients []*ptyClient) (fanoutResult, error) {
 	var res fanoutResult
 	var cpu0, self0 time.Duration
+	var bytes0 int64
 	for i := -t.opts.warmup; i < t.opts.fanoutRounds; i++ {
 		if i == 0 {
 			var err error
 			if cpu0, err = cpuTime(t.d.pid()); err != nil {
 				return res, err
 			}
-			self0 = selfCPU()
+			self0, bytes0 = selfCPU(), terminalBytes(clients)
 		}
 		r := newRound(clients)
 		if _, err := mustExec(t.control, printMarker(string(r.marker))); err != nil {
@@ -232,7 +292,17 @@ func (t *target) rounds(clients []*ptyClient) (fanoutResult, error) {
 	}
 	res.rounds = t.opts.fanoutRounds
 	res.daemonCPU, res.benchCPU = cpu1-cpu0, selfCPU()-self0
+	res.bytes = terminalBytes(clients) - bytes0
 	return res, nil
+}
+
+// terminalBytes is how much the clients have read so far.
+func terminalBytes(clients []*ptyClient) int64 {
+	var n int64
+	for _, c := range clients {
+		n += c.bytes.Load()
+	}
+	return n
 }
 
 // settledRSS waits for the daemon to settle and returns the median of a few
@@ -252,10 +322,11 @@ func (t *target) settledRSS() (int64, error) {
 	return vals[len(vals)/2], nil
 }
 
-func memoryFigure(n int, none, loaded int64) figure {
+func memoryFigure(n int, size ptySize, none, loaded int64) figure {
 	per := (loaded - none) / int64(n)
 	fig := figure{
-		name:     fmt.Sprintf("memory per idle attached UI session, at %d", n),
+		name: fmt.Sprintf("memory per idle attached UI session (%dx%d), at %d",
+			size.cols, size.rows, n),
 		valueTxt: fmt.Sprintf("%s each (daemon RSS %s)", fmtBytes(per), fmtBytes(loaded)),
 		baseName: "daemon with none", baseTxt: "RSS " + fmtBytes(none),
 		target:  "≤ 512 KiB each",
@@ -272,7 +343,7 @@ func memoryFigure(n int, none, loaded int64) figure {
 // and socket buffers full. The two conditions alternate in blocks of rounds so
 // both see the same machine load.
 func (t *target) stallFigure(clients []*ptyClient) (figure, error) {
-	extra, err := attachPTY(t.dl, -1, stallSize, nil, true)
+	extra, err := attachPTY(t.dl, -1, t.opts.size, nil, true)
 	if err != nil {
 		return figure{}, err
 	}
@@ -286,6 +357,9 @@ func (t *target) stallFigure(clients []*ptyClient) (figure, error) {
 	for b := range 2 * t.opts.stallBlocks {
 		logf("stall block %d of %d", b+1, 2*t.opts.stallBlocks)
 		if b%2 == 1 {
+			if err := extra.resize(stallSize); err != nil {
+				return figure{}, err
+			}
 			extra.gate.stall()
 			q, err := t.fill(extra)
 			if err != nil {
@@ -294,6 +368,9 @@ func (t *target) stallFigure(clients []*ptyClient) (figure, error) {
 			stuck = append(stuck, q)
 		} else if b > 0 {
 			extra.gate.resume()
+			if err := extra.resize(t.opts.size); err != nil {
+				return figure{}, err
+			}
 			if err := t.sync([]*ptyClient{extra}); err != nil {
 				return figure{}, fmt.Errorf("stalled client did not catch up: %w", err)
 			}

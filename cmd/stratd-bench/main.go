@@ -63,6 +63,7 @@ type options struct {
 	replayN       int
 	replayEntries int
 	settle        time.Duration
+	size          ptySize // of every attached client but the stalled one
 }
 
 func (o *options) wants(name string) bool { return slices.Contains(o.only, name) }
@@ -82,7 +83,7 @@ func main() {
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("stratd-bench", flag.ContinueOnError)
 	o := &options{args: args}
-	var only, clients string
+	var only, clients, size string
 	var quick bool
 	fs.StringVar(&o.stratd, "stratd", "",
 		"stratd binary to measure (default: go build ./cmd/stratd into a temp folder)")
@@ -94,6 +95,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.attachN, "attach-n", 30, "attaches (and as many bare sessions)")
 	fs.IntVar(&o.fanoutRounds, "rounds", 30, "fan-out rounds per client count")
 	fs.StringVar(&clients, "clients", "100,500", "fan-out client counts")
+	fs.StringVar(&size, "size", "120x40", "terminal size of the attached clients, COLSxROWS")
 	fs.IntVar(&o.stallBlocks, "stall-blocks", 2,
 		"blocks of rounds with the extra client stalled (as many with it reading)")
 	fs.IntVar(&o.startN, "start-n", 10, "daemon starts")
@@ -128,6 +130,10 @@ func parseFlags(args []string) (*options, error) {
 		}
 		o.clients = append(o.clients, n)
 	}
+	if _, err := fmt.Sscanf(size, "%dx%d", &o.size.cols, &o.size.rows); err != nil ||
+		o.size.cols < 20 || o.size.rows < 5 {
+		return nil, fmt.Errorf("-size: %q is not COLSxROWS of at least 20x5", size)
+	}
 	if o.runs < 1 {
 		return nil, errors.New("-runs must be at least 1")
 	}
@@ -154,12 +160,11 @@ func run(opts *options, out io.Writer) error {
 	fmt.Fprintln(out)
 
 	var runs [][]figure
+	var failed error
 	for r := range opts.runs {
 		logf("run %d of %d", r+1, opts.runs)
 		figs, err := measure(w, opts)
-		if err != nil {
-			return err
-		}
+		failed = errors.Join(failed, err)
 		runs = append(runs, figs)
 		if opts.runs > 1 {
 			fmt.Fprintf(out, "### run %d\n\n", r+1)
@@ -173,17 +178,23 @@ func run(opts *options, out io.Writer) error {
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, "- load average at the end: %s\n", loadAvg())
-	return nil
+	return failed
 }
 
 // measure takes every figure asked for once, each daemon figure on a fresh daemon.
 func measure(w *workspace, opts *options) ([]figure, error) {
 	var figs []figure
+	var failed []error
+	// A group that fails is reported as such; the others still run.
 	step := func(name string, f func() ([]figure, error)) error {
 		logf("measuring %s", name)
 		got, err := f()
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			err = fmt.Errorf("%s: %w", name, err)
+			logf("%v", err)
+			failed = append(failed, err)
+			got = append(got, figure{name: name, valueTxt: "—", target: "—",
+				verdict: "error", note: err.Error()})
 		}
 		figs = append(figs, got...)
 		return nil
@@ -227,7 +238,7 @@ func measure(w *workspace, opts *options) ([]figure, error) {
 			return nil, err
 		}
 	}
-	return figs, nil
+	return figs, errors.Join(failed...)
 }
 
 // stratdBinary returns the binary to measure: the one given, or one built from

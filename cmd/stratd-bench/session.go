@@ -9,16 +9,13 @@ import (
 )
 
 // historyCode fills the kernel's history: 1,000 stdout entries of about 80
-// characters, one line each on a 120-column terminal.
+// characters, one line each on a terminal of 80 columns or more.
 const historyCode = `for i in range(1000):
     print("history line %d of the bench transcript: " % i + "abcdefgh" * 5)
 `
 
 // attachTimeout bounds the wait for one client to show a marker.
 const attachTimeout = 20 * time.Second
-
-// uiSize is the terminal every attached client asks for.
-var uiSize = ptySize{cols: 120, rows: 40}
 
 // target is a daemon under load with a control connection that sends the input.
 type target struct {
@@ -133,7 +130,7 @@ func (t *target) attachFigure() ([]figure, error) {
 			return nil, err
 		}
 		r := &round{marker: []byte(m), t0: time.Now(), hits: make(chan hit, 1)}
-		c, err := attachPTY(t.dl, i, uiSize, r, false)
+		c, err := attachPTY(t.dl, i, t.opts.size, r, false)
 		if err != nil {
 			return nil, err
 		}

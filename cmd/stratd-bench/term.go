@@ -157,6 +157,14 @@ func (c *ptyClient) read(r io.Reader) {
 	}
 }
 
+// resize tells the daemon the client's terminal has a new size.
+func (c *ptyClient) resize(size ptySize) error {
+	if err := c.sess.WindowChange(size.rows, size.cols); err != nil {
+		return fmt.Errorf("resize terminal: %w", err)
+	}
+	return nil
+}
+
 // close ends the session and the connection; the daemon detaches the client.
 func (c *ptyClient) close() {
 	if c.sess != nil {
