@@ -273,6 +273,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		// Give clients the moment they need to hang up themselves after their last
+		// session: closing under them makes OpenSSH report a broken pipe (exit 255)
+		// for a command that succeeded.
+		_ = s.ssh.Shutdown(ctx)
 	case <-ctx.Done():
 	}
 	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
