@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -81,19 +83,38 @@ func (a *app) printHints(k *kernel.Kernel, d *daemon) {
 		home = " --home " + shellQuote(a.home)
 	}
 	name := k.Name()
+	self := selfCommand()
 	w := a.stdout
 	fmt.Fprintf(w, "Kernel %s is running (strategy %s), SSH on %s\n", name,
 		k.Status().Strategy, d.addr)
 	fmt.Fprintf(w, "Connection file: %s\n", d.reg.ConnFile(name))
-	fmt.Fprintf(w, "  attach:  stratd connect%s %s\n", home, name)
+	fmt.Fprintf(w, "  attach:  %s connect%s %s\n", self, home, name)
 	// The client key is always authorized; keys of ~/.ssh are only when they were
 	// there on first start, so name the key that surely works.
 	fmt.Fprintf(w, "  ssh:     ssh -i %s -p %s -t %s attach %s\n",
 		shellQuote(filepath.Join(a.home, keys.ClientKeyFile)), port(d.addr), host(d.addr), name)
-	fmt.Fprintf(w, "  run:     stratd exec%s %s 'portfolio()'\n", home, name)
-	fmt.Fprintf(w, "  list:    stratd kernel list%s\n", home)
-	fmt.Fprintf(w, "  stop:    stratd kernel stop%s %s\n", home, name)
+	fmt.Fprintf(w, "  run:     %s exec%s %s 'portfolio()'\n", self, home, name)
+	fmt.Fprintf(w, "  list:    %s kernel list%s\n", self, home)
+	fmt.Fprintf(w, "  stop:    %s kernel stop%s %s\n", self, home, name)
 	d.printHostKey(w, "  ")
+}
+
+// selfCommand is how to run this very binary from a shell: "stratd" when that is
+// what the PATH finds, else its absolute path (as under `go run`, whose binary lives
+// as long as the daemon does), so the hints work as printed.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "stratd"
+	}
+	if onPath, err := exec.LookPath("stratd"); err == nil {
+		a, errA := filepath.EvalSymlinks(exe)
+		b, errB := filepath.EvalSymlinks(onPath)
+		if errA == nil && errB == nil && a == b {
+			return "stratd"
+		}
+	}
+	return shellQuote(exe)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
