@@ -58,7 +58,7 @@ func (s *goSMACross) step() bool {
 }
 
 func (s *goSMACross) onBar(bar Bar) {
-	closes := s.r.history[bar.Symbol].last(s.slow + 1).closes
+	closes := s.r.history[bar.Symbol].last(s.slow + 1).closes.xs
 	if len(closes) <= s.slow {
 		return
 	}

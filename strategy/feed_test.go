@@ -147,13 +147,13 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 		}
 	}
 	got := h.last(5000)
-	if len(got.bars) != HistoryBars || len(got.closes) != HistoryBars {
-		t.Fatalf("kept %d bars, %d closes, want %d", len(got.bars), len(got.closes),
+	if len(got.bars) != HistoryBars || len(got.closes.xs) != HistoryBars {
+		t.Fatalf("kept %d bars, %d closes, want %d", len(got.bars), len(got.closes.xs),
 			HistoryBars)
 	}
 	for i, b := range got.bars {
-		if want := float64(n - HistoryBars + i); b.Volume != want || got.closes[i] != want {
-			t.Fatalf("bar %d is number %v (close %v), want %v", i, b.Volume, got.closes[i],
+		if want := float64(n - HistoryBars + i); b.Volume != want || got.closes.xs[i] != want {
+			t.Fatalf("bar %d is number %v (close %v), want %v", i, b.Volume, got.closes.xs[i],
 				want)
 		}
 	}
@@ -168,9 +168,9 @@ func TestBarHistoryKeepsTheLatestBars(t *testing.T) {
 	}
 	for k, v := range views {
 		last := float64(k * 700)
-		if m := len(v.bars); v.bars[m-1].Volume != last || v.closes[m-1] != last {
+		if m := len(v.bars); v.bars[m-1].Volume != last || v.closes.xs[m-1] != last {
 			t.Errorf("view %d ends with bar %v, close %v; want %v", k, v.bars[m-1].Volume,
-				v.closes[m-1], last)
+				v.closes.xs[m-1], last)
 		}
 	}
 }

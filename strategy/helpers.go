@@ -256,10 +256,10 @@ func intArg(args starlark.Tuple, i int) (int, bool) {
 // other iterable of numbers or bars.
 func floats(v starlark.Value) ([]float64, error) {
 	switch v := v.(type) {
-	case series:
-		return v, nil
+	case *series:
+		return v.xs, nil
 	case *barList:
-		return v.closes, nil
+		return v.closes.xs, nil
 	case starlark.String:
 		// A string is indexable, but never what was meant.
 	case starlark.Indexable:

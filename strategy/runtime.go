@@ -578,7 +578,7 @@ func (h *barHistory) latest() *Bar { return &h.bars[len(h.bars)-1] }
 func (h *barHistory) last(n int) *barList {
 	end := len(h.bars)
 	start := end - min(n, HistoryBars, end)
-	return &barList{bars: h.bars[start:end:end], closes: h.closes[start:end:end]}
+	return &barList{bars: h.bars[start:end:end], closes: series{h.closes[start:end:end]}}
 }
 
 type discard struct{}

@@ -198,7 +198,7 @@ func symbolValue(sym string) starlark.Value {
 // times. The bars are a view of a barHistory, never modified.
 type barList struct {
 	bars   []Bar
-	closes []float64 // closes[i] == bars[i].Close
+	closes series // closes.xs[i] == bars[i].Close
 }
 
 var (
@@ -230,12 +230,12 @@ func (l *barList) Index(i int) starlark.Value { return barRef{&l.bars[i]} }
 
 func (l *barList) Slice(start, end, step int) starlark.Value {
 	if step == 1 {
-		return &barList{bars: l.bars[start:end:end], closes: l.closes[start:end:end]}
+		return &barList{bars: l.bars[start:end:end], closes: series{l.closes.xs[start:end:end]}}
 	}
 	out := &barList{}
 	for i := start; (step > 0 && i < end) || (step < 0 && i > end); i += step {
 		out.bars = append(out.bars, l.bars[i])
-		out.closes = append(out.closes, l.closes[i])
+		out.closes.xs = append(out.closes.xs, l.closes.xs[i])
 	}
 	return out
 }
@@ -253,7 +253,7 @@ func (l *barList) Attr(name string) (starlark.Value, error) {
 	var field func(*Bar) float64
 	switch name {
 	case "close":
-		return series(l.closes), nil
+		return &l.closes, nil
 	case "open":
 		field = func(b *Bar) float64 { return b.Open }
 	case "high":
@@ -269,7 +269,7 @@ func (l *barList) Attr(name string) (starlark.Value, error) {
 	for i := range l.bars {
 		xs[i] = field(&l.bars[i])
 	}
-	return series(xs), nil
+	return &series{xs}, nil
 }
 
 func (l *barList) AttrNames() []string { return barColumns }
@@ -292,19 +292,20 @@ func (it *barIterator) Done() {}
 
 // series is an immutable sequence of floats, such as a column of ctx.ohlc: it indexes,
 // slices (without copying) and iterates like a list, and sma, ema and rsi read it
-// without converting anything. series + list gives a list.
-type series []float64
+// without converting anything. series + list gives a list. It is used by pointer, so
+// that a barList can hold its close column and hand it out without an allocation.
+type series struct{ xs []float64 }
 
 var (
-	_ starlark.Sliceable = series(nil)
-	_ starlark.Sequence  = series(nil)
-	_ starlark.HasBinary = series(nil)
+	_ starlark.Sliceable = (*series)(nil)
+	_ starlark.Sequence  = (*series)(nil)
+	_ starlark.HasBinary = (*series)(nil)
 )
 
-func (s series) String() string {
+func (s *series) String() string {
 	var b strings.Builder
 	b.WriteByte('[')
-	for i, x := range s {
+	for i, x := range s.xs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -314,34 +315,35 @@ func (s series) String() string {
 	return b.String()
 }
 
-func (s series) Type() string               { return "series" }
-func (s series) Freeze()                    {}
-func (s series) Truth() starlark.Bool       { return len(s) > 0 }
-func (s series) Hash() (uint32, error)      { return 0, fmt.Errorf("unhashable type: series") }
-func (s series) Len() int                   { return len(s) }
-func (s series) Index(i int) starlark.Value { return starlark.Float(s[i]) }
-func (s series) Iterate() starlark.Iterator { return &seriesIterator{s: s} }
-func (s series) values() []starlark.Value   { return appendFloats(nil, s) }
-func (s series) Slice(start, end, step int) starlark.Value {
+func (s *series) Type() string               { return "series" }
+func (s *series) Freeze()                    {}
+func (s *series) Truth() starlark.Bool       { return len(s.xs) > 0 }
+func (s *series) Hash() (uint32, error)      { return 0, fmt.Errorf("unhashable type: series") }
+func (s *series) Len() int                   { return len(s.xs) }
+func (s *series) Index(i int) starlark.Value { return starlark.Float(s.xs[i]) }
+func (s *series) Iterate() starlark.Iterator { return &seriesIterator{xs: s.xs} }
+func (s *series) values() []starlark.Value   { return appendFloats(nil, s.xs) }
+
+func (s *series) Slice(start, end, step int) starlark.Value {
 	if step == 1 {
-		return s[start:end:end]
+		return &series{s.xs[start:end:end]}
 	}
-	var out series
+	var out []float64
 	for i := start; (step > 0 && i < end) || (step < 0 && i > end); i += step {
-		out = append(out, s[i])
+		out = append(out, s.xs[i])
 	}
-	return out
+	return &series{out}
 }
 
 // Binary concatenates a series with a series or a list into a new list.
-func (s series) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value,
+func (s *series) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value,
 	error) {
 	if op != syntax.PLUS {
 		return nil, nil
 	}
 	var other []starlark.Value
 	switch y := y.(type) {
-	case series:
+	case *series:
 		other = y.values()
 	case *starlark.List:
 		for i := range y.Len() {
@@ -353,7 +355,7 @@ func (s series) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (s
 	if side == starlark.Left {
 		return starlark.NewList(append(s.values(), other...)), nil
 	}
-	return starlark.NewList(appendFloats(other, s)), nil
+	return starlark.NewList(appendFloats(other, s.xs)), nil
 }
 
 func appendFloats(vs []starlark.Value, xs []float64) []starlark.Value {
@@ -364,15 +366,15 @@ func appendFloats(vs []starlark.Value, xs []float64) []starlark.Value {
 }
 
 type seriesIterator struct {
-	s series
-	i int
+	xs []float64
+	i  int
 }
 
 func (it *seriesIterator) Next(p *starlark.Value) bool {
-	if it.i >= len(it.s) {
+	if it.i >= len(it.xs) {
 		return false
 	}
-	*p = starlark.Float(it.s[it.i])
+	*p = starlark.Float(it.xs[it.i])
 	it.i++
 	return true
 }
