@@ -372,6 +372,7 @@ func TestSuspendedClientDoesNotStallTheKernel(t *testing.T) {
 		stall    = 5 * time.Second
 	)
 	e := newEnv(t)
+	e.bin = plainBinary(t)
 	star := fmt.Sprintf("pad = 'x' * %d\ncount = {'bars': 0}\n\n"+
 		"def on_bar(ctx, bar):\n    count['bars'] += 1\n"+
 		"    print('bar', count['bars'], pad)\n", padding)
@@ -411,7 +412,8 @@ func TestSuspendedClientDoesNotStallTheKernel(t *testing.T) {
 	// The healthy follower got bars at the feed's pace all along, and promptly: as
 	// many as in the same time before the stop.
 	lines := healthy.all()
-	beforeBars, beforeGap, _ := pace(lines[:stallFrom], stopped.Add(-2*time.Second), stopped)
+	beforeBars, beforeGap, beforeLag := pace(lines[:stallFrom], stopped.Add(-2*time.Second),
+		stopped)
 	bars, gap, lag := pace(lines[stallFrom:], stopped, stopped.Add(stall))
 	produced := bars * (padding + 20)
 	t.Logf("while one client was stopped for %v: %d bars (%.0f/s; %.0f/s before; feed "+
@@ -422,7 +424,8 @@ func TestSuspendedClientDoesNotStallTheKernel(t *testing.T) {
 	if rate, was := float64(bars)/stall.Seconds(), float64(beforeBars)/2; rate < 0.7*was {
 		t.Errorf("bars came at %.0f/s while a client was stopped, %.0f/s before", rate, was)
 	}
-	if lag > stall/2 {
+	// On a loaded machine the healthy client may lag anyway; the stall must not add to it.
+	if lag > max(stall/2, 2*beforeLag) {
 		t.Errorf("the healthy client got entries up to %v late", lag)
 	}
 	// Unbounded buffering for the stopped client would hold everything produced.

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 // env is one person's machine: a stratd home and a HOME with no ssh keys.
 type env struct {
 	t    *testing.T
+	bin  string // the daemon binary for start; "" is the race-detector build
 	home string // --home
 	user string // $HOME
 	dir  string // configs
@@ -67,6 +68,36 @@ func (e *env) config(name, star string) string {
 	must(e.t, os.WriteFile(filepath.Join(e.dir, name+".yml"), []byte(yml), 0o600))
 	must(e.t, os.WriteFile(filepath.Join(e.dir, name+".star"), []byte(star), 0o600))
 	return filepath.Join(e.dir, name+".yml")
+}
+
+func (e *env) binary() string {
+	if e.bin != "" {
+		return e.bin
+	}
+	return stratdBin
+}
+
+var (
+	plainOnce sync.Once
+	plainBin  string
+	plainErr  error
+)
+
+// plainBinary builds stratd without the race detector, for tests that measure the
+// daemon's speed or memory: the detector multiplies both.
+func plainBinary(t *testing.T) string {
+	t.Helper()
+	plainOnce.Do(func() {
+		plainBin = filepath.Join(filepath.Dir(stratdBin), "stratd-plain")
+		out, err := exec.Command("go", "build", "-o", plainBin, ".").CombinedOutput()
+		if err != nil {
+			plainErr = fmt.Errorf("build stratd without -race: %v\n%s", err, out)
+		}
+	})
+	if plainErr != nil {
+		t.Fatal(plainErr)
+	}
+	return plainBin
 }
 
 func must(t *testing.T, err error) {
@@ -143,7 +174,7 @@ var listenLine = regexp.MustCompile(`listening addr=127\.0\.0\.1:(\d+)`)
 // logs its address (serve).
 func (e *env) start(args ...string) *proc {
 	e.t.Helper()
-	cmd := exec.Command(stratdBin, append(args, "--home", e.home)...)
+	cmd := exec.Command(e.binary(), append(args, "--home", e.home)...)
 	cmd.Env = e.environ()
 	pr, pw := io.Pipe()
 	d := &proc{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
