@@ -81,6 +81,8 @@ func startDaemon(b *testing.B) *daemon {
 		Auth:       store,
 		Registry:   reg,
 		Logger:     quiet,
+		// One key opens every session from one address: no per-key or per-source caps.
+		Limits: sshd.Limits{SessionsPerKey: -1, Conns: sshd.Rate{Burst: -1}},
 		UI: func(u *sshd.UISession) tea.Model {
 			return tui.New(u.Client, tui.Options{Context: u.Session.Context()})
 		},
