@@ -20,7 +20,9 @@
 //
 // The kernel it runs is quiet (no market bars during a run), so the only load is
 // the tool's. Everything stays on loopback and in a temp folder that is removed
-// at the end. Progress goes to stderr, the report (Markdown) to stdout.
+// at the end. Progress goes to stderr, the report (Markdown) to stdout: a table per
+// run, and with -runs above 1 the medians of every run side by side. BENCHMARKS.md
+// at the repository root holds the figures and what bounds them.
 //
 // Usage:
 //
@@ -89,7 +91,8 @@ func parseFlags(args []string) (*options, error) {
 		"stratd binary to measure (default: go build ./cmd/stratd into a temp folder)")
 	fs.StringVar(&only, "only", strings.Join(allFigures, ","),
 		"figures to measure: "+strings.Join(allFigures, ","))
-	fs.IntVar(&o.runs, "runs", 1, "fresh daemons per figure; samples of all runs are pooled")
+	fs.IntVar(&o.runs, "runs", 1,
+		"times to take every figure, each on fresh daemons; a table per run, then one across")
 	fs.IntVar(&o.warmup, "warmup", 5, "unrecorded iterations before each series")
 	fs.IntVar(&o.execN, "exec-n", 300, "exec round trips (and as many baselines)")
 	fs.IntVar(&o.attachN, "attach-n", 30, "attaches (and as many bare sessions)")
