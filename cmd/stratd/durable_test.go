@@ -485,14 +485,7 @@ func TestLifecycleOverSSH(t *testing.T) {
 	if out, errs, code := e.ssh(d.port, "", "", "kernel", "stop", "kappa"); code != 0 {
 		t.Fatalf("kernel stop: code %d %s %s", code, out, errs)
 	}
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the daemon did not exit after its kernel stopped")
-	}
-	if _, err := os.Stat(d.connFile); !os.IsNotExist(err) {
-		t.Errorf("connection file still there: %v", err)
-	}
+	d.waitGone(t, "its kernel stopped")
 	journal, err := os.ReadFile(filepath.Join(e.home, "state", "kappa", "journal.jsonl"))
 	must(t, err)
 	lines := strings.Split(strings.TrimSpace(string(journal)), "\n")

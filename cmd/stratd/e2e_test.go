@@ -227,6 +227,20 @@ func (e *env) start(args ...string) *proc {
 	return d
 }
 
+// waitGone waits for the daemon to exit by itself after what happened, and checks it
+// took its connection file with it.
+func (d *proc) waitGone(t *testing.T, after string) {
+	t.Helper()
+	select {
+	case <-d.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the daemon still runs after %s", after)
+	}
+	if _, err := os.Stat(d.connFile); !os.IsNotExist(err) {
+		t.Fatalf("connection file still there after %s: %v", after, err)
+	}
+}
+
 // sshArgs are the OpenSSH client options for a test: stratd's client key, no
 // known_hosts, no prompts.
 func (e *env) sshArgs(port string, key string) []string {
@@ -324,14 +338,7 @@ func TestDaemonExecListStop(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("kernel stop: code %d %s %s", code, out, errs)
 	}
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("daemon still running after its last kernel was stopped")
-	}
-	if _, err := os.Stat(d.connFile); !os.IsNotExist(err) {
-		t.Fatalf("connection file still there after stop: %v", err)
-	}
+	d.waitGone(t, "its last kernel was stopped")
 }
 
 func TestStaleConnectionFileAfterKill(t *testing.T) {
@@ -362,14 +369,7 @@ func TestSigtermStopsKernelAndRemovesFile(t *testing.T) {
 	e := newEnv(t)
 	d := e.start("run", e.config("gamma", ""), "--kernel-only")
 	must(t, d.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("daemon ignored SIGTERM")
-	}
-	if _, err := os.Stat(d.connFile); !os.IsNotExist(err) {
-		t.Fatal("connection file left after SIGTERM")
-	}
+	d.waitGone(t, "SIGTERM")
 }
 
 func TestUnknownKeyIsRefused(t *testing.T) {
