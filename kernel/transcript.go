@@ -121,8 +121,8 @@ func (t *transcript) replay(path string) (int, error) {
 		}
 		offset += int64(len(line))
 		if len(bytes.TrimSpace(line)) > 0 {
-			var e Entry
-			if jerr := json.Unmarshal(line, &e); jerr != nil || e.Seq <= t.lastSeq {
+			e, jerr := decodeEntry(line)
+			if jerr != nil || e.Seq <= t.lastSeq {
 				t.logf("skipping unreadable journal line", "journal", path, "line", n)
 			} else {
 				t.push(e)
