@@ -199,18 +199,19 @@ func (e *env) start(args ...string) *proc {
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
-		signalled := false
+		signalled, serving := false, false
 		for sc.Scan() {
 			line := sc.Text()
+			// stdout and stderr race into this pipe: the serving line may come before
+			// or after the log line with the port.
+			serving = serving || strings.Contains(line, "stratd serving")
 			if m := listenLine.FindStringSubmatch(line); m != nil && d.port == "" {
 				d.port = m[1]
 			}
 			if m := connFileLine.FindStringSubmatch(line); m != nil {
 				d.connFile = m[1]
 			}
-			isServe := args[0] == "serve"
-			if !signalled && d.port != "" && (d.connFile != "" ||
-				isServe && strings.Contains(line, "stratd serving")) {
+			if !signalled && d.port != "" && (d.connFile != "" || serving) {
 				signalled = true
 				close(ready)
 			}
