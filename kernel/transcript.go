@@ -26,6 +26,11 @@ const MaxEntryText = 64 << 10
 // can render between keystrokes.
 const maxUpdateEntries = 512
 
+// maxUpdateBytes bounds the text one Update holds (at least one entry goes out). An
+// Update keeps its entries alive after the ring has dropped them, so this is what a
+// subscriber that stopped reading can hold on to, whatever the entries' size.
+const maxUpdateBytes = 1 << 20
+
 // The journal inside a kernel's state folder is two files of JSON lines: the one
 // appended to, and the one before it. When the first holds as many entries as the
 // ring, it becomes the second, replacing the older one. So the journal never holds
@@ -231,9 +236,15 @@ func (t *transcript) afterLocked(since uint64, limit int) ([]Entry, uint64) {
 	if limit > 0 && n > limit {
 		n = limit
 	}
-	out := make([]Entry, n)
-	for i := range out {
-		out[i] = t.ring[(t.start+skip+i)%len(t.ring)]
+	out := make([]Entry, 0, n)
+	size := 0
+	for i := range n {
+		e := t.ring[(t.start+skip+i)%len(t.ring)]
+		size += len(e.Text)
+		if limit > 0 && len(out) > 0 && size > maxUpdateBytes {
+			break
+		}
+		out = append(out, e)
 	}
 	return out, missed
 }

@@ -150,3 +150,31 @@ func TestNextReturnsWhenContextEnds(t *testing.T) {
 		t.Fatalf("Next on an idle transcript = %v, want the context's error", err)
 	}
 }
+
+func TestUpdateIsBoundedInBytes(t *testing.T) {
+	tr, _ := openTranscript("", 100, nil)
+	sub := tr.subscribe(0)
+	big := strings.Repeat("x", 60<<10)
+	for i := 0; i < 50; i++ {
+		tr.append(KindStdout, "a", big)
+	}
+	next, total := uint64(1), 0
+	for total < 50 {
+		u, err := sub.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := 0
+		for _, e := range u.Entries {
+			if e.Seq != next {
+				t.Fatalf("got seq %d, want %d", e.Seq, next)
+			}
+			next++
+			size += len(e.Text)
+		}
+		if size > maxUpdateBytes {
+			t.Fatalf("one update holds %d bytes of text, cap %d", size, maxUpdateBytes)
+		}
+		total += len(u.Entries)
+	}
+}

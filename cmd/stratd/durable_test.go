@@ -367,8 +367,10 @@ func rss(t *testing.T, pid int) int {
 
 func TestSuspendedClientDoesNotStallTheKernel(t *testing.T) {
 	const (
-		interval = 10 * time.Millisecond
-		padding  = 30000 // bytes printed per bar
+		// Enough output that buffering it for the stopped client would show in the
+		// daemon's memory, little enough that a loaded machine keeps up with it.
+		interval = 5 * time.Millisecond
+		padding  = 8000 // bytes printed per bar
 		stall    = 5 * time.Second
 	)
 	e := newEnv(t)
