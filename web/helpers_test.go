@@ -256,3 +256,17 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// openTerminal logs a fresh browser in with person's token and opens a terminal
+// socket with query; the socket is closed when the test ends.
+func (e *testEnv) openTerminal(t *testing.T, person, query string) *terminal {
+	t.Helper()
+	c := e.client()
+	e.login(c, e.tokens[person])
+	conn, _, err := e.dial(c, query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	return &terminal{t: t, conn: conn}
+}

@@ -143,14 +143,7 @@ func TestOriginIsChecked(t *testing.T) {
 
 func TestOperatorTypesIntoTheKernel(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client()
-	e.login(c, e.tokens["olivia"])
-	conn, _, err := e.dial(c, "kernel=shared&cols=100&rows=30", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	tm := &terminal{t: t, conn: conn}
+	tm := e.openTerminal(t, "olivia", "kernel=shared&cols=100&rows=30")
 	tm.waitFor(">>>")
 
 	tm.send("x = 6 * 7\r")
@@ -161,27 +154,13 @@ func TestOperatorTypesIntoTheKernel(t *testing.T) {
 
 func TestViewerCannotType(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client()
-	e.login(c, e.tokens["vera"])
-	conn, _, err := e.dial(c, "kernel=shared", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	tm := &terminal{t: t, conn: conn}
+	tm := e.openTerminal(t, "vera", "kernel=shared")
 	tm.waitFor("read-only")
 	tm.send("y = 1\r")
 
 	// An operator's input after the viewer's: once it is in the transcript, the
 	// viewer's would be too, had it got through.
-	oc := e.client()
-	e.login(oc, e.tokens["olivia"])
-	op, _, err := e.dial(oc, "kernel=shared", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer op.CloseNow()
-	otm := &terminal{t: t, conn: op}
+	otm := e.openTerminal(t, "olivia", "kernel=shared")
 	otm.waitFor(">>>")
 	otm.send("z = 2\r")
 	waitEntry(t, e.k, kernel.KindInput, "olivia", "z = 2")
@@ -194,13 +173,8 @@ func TestViewerCannotType(t *testing.T) {
 
 func TestClosingTheTabDetachesAndTheKernelRuns(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client()
-	e.login(c, e.tokens["olivia"])
-	conn, _, err := e.dial(c, "kernel=shared", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &terminal{t: t, conn: conn}
+	tm := e.openTerminal(t, "olivia", "kernel=shared")
+	conn := tm.conn
 	tm.waitFor(">>>")
 	if who := e.k.Who(); len(who) != 1 || who[0].Name != "olivia" || who[0].Via != "web" {
 		t.Fatalf("attached: %+v, want olivia via web", who)
@@ -215,14 +189,7 @@ func TestClosingTheTabDetachesAndTheKernelRuns(t *testing.T) {
 
 func TestDetachEndsTheSocketNormally(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client()
-	e.login(c, e.tokens["olivia"])
-	conn, _, err := e.dial(c, "kernel=shared", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	tm := &terminal{t: t, conn: conn}
+	tm := e.openTerminal(t, "olivia", "kernel=shared")
 	tm.waitFor(">>>")
 
 	tm.send("\x04") // Ctrl+D on an empty line
@@ -281,14 +248,7 @@ func TestLogout(t *testing.T) {
 
 func TestShutdownClosesSockets(t *testing.T) {
 	e := newTestEnv(t)
-	c := e.client()
-	e.login(c, e.tokens["olivia"])
-	conn, _, err := e.dial(c, "kernel=shared", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
-	tm := &terminal{t: t, conn: conn}
+	tm := e.openTerminal(t, "olivia", "kernel=shared")
 	tm.waitFor(">>>")
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
