@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -10,8 +11,10 @@ import (
 	"charm.land/log/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/sshd/cmd"
+	"github.com/stratd/stratd/tui/screen"
 )
 
 // UIFunc builds the terminal UI (a Bubble Tea model) of one SSH session with a
@@ -138,20 +141,50 @@ func kernelNames(kernels []*kernel.Kernel) string {
 }
 
 // runUI runs model on the session with wish's Bubble Tea middleware, which wires
-// the session's input, output and window size into the program and quits it when
-// the session's context ends (the client went, or the server is closing). The
-// program installs no signal handlers: they belong to the daemon. It is not given
-// the context with tea.WithContext as well: a cancelled program returns an error,
+// the session's window size into the program and quits it when the session's
+// context ends (the client went, or the server is closing).
+//
+// The program draws through a screen.Screen rather than Bubble Tea's renderer:
+// frames go out as soon as they are made, only the changed lines are written, and
+// no per-session cell grids or frame clock are kept, which is what lets hundreds
+// of sessions watch one kernel. The program itself writes nowhere.
+//
+// It installs no signal handlers: they belong to the daemon. It is not given the
+// context with tea.WithContext as well: a cancelled program returns an error,
 // which the middleware would log as a failure on every ordinary disconnect.
 func runUI(sess ssh.Session, model tea.Model) {
 	sized, stop := withWindowSize(sess)
 	defer stop()
 
-	program := func(sess ssh.Session) *tea.Program {
-		opts := append(bubbletea.MakeOptions(sess), tea.WithoutSignalHandler())
-		return tea.NewProgram(model, opts...)
+	pty, _, _ := sized.Pty()
+	env := append(sess.Environ(), "TERM="+pty.Term)
+	profile := colorprofile.Env(env)
+	scr := screen.New(sess, profile)
+	defer scr.Close()
+
+	program := func(ssh.Session) *tea.Program {
+		return tea.NewProgram(screen.Wrap(model, scr),
+			tea.WithInput(sess),
+			tea.WithOutput(io.Discard),
+			tea.WithoutRenderer(),
+			// The disabled renderer still ticks; it has nothing to flush.
+			tea.WithFPS(1),
+			tea.WithEnvironment(env),
+			tea.WithColorProfile(profile),
+			tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
+			tea.WithoutSignalHandler(),
+			tea.WithFilter(noSuspend),
+		)
 	}
 	bubbletea.MiddlewareWithProgramHandler(program)(func(ssh.Session) {})(sized)
+}
+
+// noSuspend turns Ctrl+Z into nothing: a session cannot suspend the daemon.
+func noSuspend(_ tea.Model, msg tea.Msg) tea.Msg {
+	if _, ok := msg.(tea.SuspendMsg); ok {
+		return tea.ResumeMsg{}
+	}
+	return msg
 }
 
 // defaultWindow is the size assumed for a terminal that reports none: `ssh -tt`

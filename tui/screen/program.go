@@ -1,0 +1,47 @@
+package screen
+
+import tea "charm.land/bubbletea/v2"
+
+// Wrap returns a model that behaves as m but draws its views on s. Run it in a
+// program made with tea.WithoutRenderer: Bubble Tea asks for the view after every
+// message, and the wrapper hands it to s, which writes what changed.
+//
+// tea.ClearScreen and a change of the window's size redraw the whole terminal.
+func Wrap(m tea.Model, s *Screen) tea.Model {
+	return &wrapped{m: m, s: s}
+}
+
+// clearScreen is the message tea.ClearScreen sends.
+var clearScreen = tea.ClearScreen()
+
+type wrapped struct {
+	m             tea.Model
+	s             *Screen
+	width, height int
+}
+
+func (w *wrapped) Init() tea.Cmd { return w.m.Init() }
+
+func (w *wrapped) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		if w.width != 0 && (msg.Width != w.width || msg.Height != w.height) {
+			w.s.Repaint()
+		}
+		w.width, w.height = msg.Width, msg.Height
+	default:
+		if msg == clearScreen {
+			w.s.Repaint()
+		}
+	}
+	var cmd tea.Cmd
+	w.m, cmd = w.m.Update(msg)
+	return w, cmd
+}
+
+// View draws the model's view on the Screen; Bubble Tea gets an empty one, which
+// its disabled renderer throws away.
+func (w *wrapped) View() tea.View {
+	w.s.Draw(w.m.View(), w.width, w.height)
+	return tea.View{}
+}

@@ -1,0 +1,484 @@
+// Package screen draws a Bubble Tea program's views on a terminal at the far end
+// of a connection (an SSH channel, a browser's socket) a line at a time.
+//
+// Bubble Tea's own renderer keeps two grids of cells per program and writes on
+// the ticks of a 60 Hz clock. A daemon with hundreds of attached sessions pays
+// for both: a megabyte of cells per session, a frame's delay before anything
+// shows, and every session ticking while nobody types. A Screen keeps the lines
+// it last drew instead, writes a frame as soon as the program has one (while a
+// write is under way, newer frames replace the waiting one, so a slow terminal
+// gets fewer frames, never a queue), and redraws only what changed: the rows
+// that differ, each from its first changed cell to its last, and a transcript
+// that moved up is scrolled by the terminal rather than drawn again.
+//
+// Run a program on a Screen with Wrap and tea.WithoutRenderer:
+//
+//	scr := screen.New(sess, profile)
+//	defer scr.Close()
+//	p := tea.NewProgram(screen.Wrap(model, scr), tea.WithoutRenderer(),
+//		tea.WithOutput(io.Discard), tea.WithInput(sess), …)
+//
+// The program then never writes to the terminal itself; everything it shows goes
+// through the Screen, from one goroutine.
+package screen
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// resetStyle turns every text attribute off.
+const resetStyle = "\x1b[m"
+
+// closeWait bounds how long Close waits for the terminal to take the last frame
+// and the sequences that restore it: a terminal that stopped reading must not
+// hold up the session's end.
+const closeWait = time.Second
+
+// Screen draws frames on one terminal. Draw and Repaint may be called from any
+// goroutine and never block; one goroutine of the Screen's own does the writing.
+type Screen struct {
+	out io.Writer
+
+	mu      sync.Mutex // protects the fields below
+	pending *frame     // the newest frame not written yet
+	repaint bool       // the next frame redraws everything
+	closing bool
+	wake    chan struct{} // capacity 1: something to do
+	done    chan struct{} // closed when the writer has finished
+
+	// Only the writer goroutine touches the rest.
+	shown  *frame // what the terminal shows; nil before the first frame
+	failed bool   // a write failed: the terminal is gone
+	buf    bytes.Buffer
+	color  colorprofile.Writer // downsamples the colours of text into buf
+	cuts   []cut
+	rows   []string // the rows on the terminal while a frame is being worked out
+}
+
+// frame is one view laid out for the terminal's size.
+type frame struct {
+	width, height int
+	lines         []string // exactly height of them
+
+	cursor     bool // shown, at cursorX, cursorY
+	cursorX    int
+	cursorY    int
+	alt        bool
+	paste      bool
+	focus      bool
+	mouse      tea.MouseMode
+	title      string
+	kittyFlags int
+}
+
+// New returns a Screen that writes to out, the terminal, with colours brought
+// down to what profile says the terminal shows.
+func New(out io.Writer, profile colorprofile.Profile) *Screen {
+	if profile <= colorprofile.NoTTY {
+		// It is a terminal: keep the cursor motions, drop only the colours.
+		profile = colorprofile.Ascii
+	}
+	s := &Screen{
+		out:  out,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	s.color = colorprofile.Writer{Forward: &s.buf, Profile: profile}
+	go s.run()
+	return s
+}
+
+// Draw hands the Screen the view to show on a terminal of width×height cells. It
+// returns at once; the view is written as soon as the terminal has taken the
+// frames before it, unless a newer one replaces it first.
+func (s *Screen) Draw(v tea.View, width, height int) {
+	if width <= 0 || height <= 0 {
+		return
+	}
+	f := &frame{
+		width:      width,
+		height:     height,
+		lines:      splitLines(v.Content, height),
+		alt:        v.AltScreen,
+		paste:      !v.DisableBracketedPasteMode,
+		focus:      v.ReportFocus,
+		mouse:      v.MouseMode,
+		title:      v.WindowTitle,
+		kittyFlags: kittyFlags(v.KeyboardEnhancements),
+	}
+	if c := v.Cursor; c != nil {
+		f.cursor = true
+		f.cursorX = min(max(0, c.X), width-1)
+		f.cursorY = min(max(0, c.Y), height-1)
+	}
+	s.mu.Lock()
+	if !s.closing {
+		s.pending = f
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Repaint makes the next frame redraw the whole terminal, as after a resize, when
+// whatever the terminal did with the old frame is unknown.
+func (s *Screen) Repaint() {
+	s.mu.Lock()
+	s.repaint = true
+	s.mu.Unlock()
+}
+
+// Close writes the last frame drawn, then puts the terminal back as it was (main
+// screen, cursor shown, mouse and paste reporting off) and stops. It waits for
+// that at most a second: a terminal that stopped reading is left to the
+// connection's end. Close is safe to call more than once.
+func (s *Screen) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.poke()
+
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+	}
+}
+
+func (s *Screen) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the writer goroutine.
+func (s *Screen) run() {
+	defer close(s.done)
+	for range s.wake {
+		s.mu.Lock()
+		f, repaint, closing := s.pending, s.repaint, s.closing
+		s.pending = nil
+		if f != nil {
+			s.repaint = false
+		}
+		s.mu.Unlock()
+
+		if f != nil && !s.failed {
+			s.buf.Reset()
+			s.render(f, repaint)
+			s.flush()
+		}
+		if closing {
+			if s.shown != nil && !s.failed {
+				s.buf.Reset()
+				s.restore()
+				s.flush()
+			}
+			return
+		}
+	}
+}
+
+func (s *Screen) flush() {
+	if s.buf.Len() == 0 {
+		return
+	}
+	if _, err := s.out.Write(s.buf.Bytes()); err != nil {
+		s.failed = true
+	}
+}
+
+// render writes what it takes to turn the terminal from s.shown into f.
+func (s *Screen) render(f *frame, repaint bool) {
+	old := s.shown
+	full := old == nil || repaint || old.width != f.width || old.height != f.height ||
+		old.alt != f.alt
+	if !full && sameFrame(old, f) {
+		return
+	}
+	b := &s.buf
+	b.WriteString(ansi.SetModeSynchronizedOutput)
+	if old == nil || old.cursor {
+		b.WriteString(ansi.HideCursor)
+	}
+	s.modes(old, f)
+
+	if full {
+		b.WriteString("\x1b[r" + ansi.CursorHomePosition + ansi.EraseEntireScreen)
+		for r, line := range f.lines {
+			if line == "" {
+				continue
+			}
+			if cols, _ := width(line); cols > f.width {
+				line = truncate(line, f.width)
+				f.lines[r] = line
+			}
+			moveTo(b, r, 0)
+			s.text(line)
+			b.WriteString(resetStyle)
+		}
+	} else {
+		s.rows = append(s.rows[:0], old.lines...)
+		s.scroll(f)
+		for r, line := range f.lines {
+			if line != s.rows[r] {
+				s.line(f, r)
+			}
+		}
+	}
+
+	if f.cursor {
+		moveTo(b, f.cursorY, f.cursorX)
+		b.WriteString(ansi.ShowCursor)
+	}
+	b.WriteString(ansi.ResetModeSynchronizedOutput)
+	s.shown = f
+}
+
+// line redraws row r, which shows s.rows[r], as f.lines[r].
+func (s *Screen) line(f *frame, r int) {
+	old, new := s.rows[r], f.lines[r]
+	sp, cols := changed(old, new, &s.cuts)
+	if cols > f.width {
+		new = truncate(new, f.width)
+		f.lines[r] = new
+		sp, cols = changed(old, new, &s.cuts)
+	}
+	b := &s.buf
+	moveTo(b, r, sp.col)
+	s.text(new[sp.from:sp.to])
+	if !sp.keep {
+		b.WriteString(resetStyle)
+		if cols < f.width {
+			b.WriteString(ansi.EraseLineRight)
+		}
+	}
+}
+
+// text writes a piece of a line with its colours brought down to the terminal's.
+func (s *Screen) text(t string) {
+	if s.color.Profile == colorprofile.TrueColor {
+		s.buf.WriteString(t)
+		return
+	}
+	_, _ = s.color.WriteString(t)
+}
+
+// scroll finds the block of rows of f that the terminal shows already, a few rows
+// further down, and moves it up with a scroll region. That is what a transcript
+// does when output arrives: every row moves up, and only the new rows at the
+// bottom must be written. It updates s.rows to what the terminal shows after.
+func (s *Screen) scroll(f *frame) {
+	rows, lines := s.rows, f.lines
+	changedRows := 0
+	for r := range lines {
+		if lines[r] != rows[r] {
+			changedRows++
+		}
+	}
+	if changedRows < 3 {
+		return
+	}
+
+	// For each distance k, the runs of rows r with lines[r] == rows[r+k]; a run
+	// is worth as many rows as it saves writing, less the rows under it that the
+	// scroll would blank although they are right already.
+	bestGain, bestK, bestTop, bestBot := 1, 0, 0, 0
+	for k := 1; k <= len(lines)/2; k++ {
+		top, gain := -1, 0
+		for r := 0; r <= len(lines)-k; r++ {
+			if r < len(lines)-k && lines[r] == rows[r+k] {
+				if top < 0 {
+					top, gain = r, 0
+				}
+				if lines[r] != rows[r] {
+					gain++
+				}
+				continue
+			}
+			if top >= 0 {
+				bot := r - 1
+				g := gain
+				for i := bot + 1; i <= bot+k; i++ {
+					if lines[i] == rows[i] && lines[i] != "" {
+						g--
+					}
+				}
+				if g > bestGain {
+					bestGain, bestK, bestTop, bestBot = g, k, top, bot
+				}
+				top = -1
+			}
+		}
+	}
+	if bestK == 0 {
+		return
+	}
+
+	// Rows bestTop…bestBot+k scroll up by k: the region's top k rows go, k blank
+	// rows come in at its bottom.
+	b := &s.buf
+	b.WriteString("\x1b[")
+	b.WriteString(strconv.Itoa(bestTop + 1))
+	b.WriteByte(';')
+	b.WriteString(strconv.Itoa(bestBot + bestK + 1))
+	b.WriteString("r\x1b[")
+	b.WriteString(strconv.Itoa(bestK))
+	b.WriteString("S\x1b[r")
+	copy(rows[bestTop:], rows[bestTop+bestK:bestBot+bestK+1])
+	for i := bestBot + 1; i <= bestBot+bestK; i++ {
+		rows[i] = ""
+	}
+}
+
+// modes sets the terminal modes f asks for that differ from old's.
+func (s *Screen) modes(old, f *frame) {
+	b := &s.buf
+	first := old == nil
+	if first || old.alt != f.alt {
+		if f.alt {
+			b.WriteString(ansi.SetModeAltScreenSaveCursor)
+		} else if !first {
+			b.WriteString(ansi.ResetModeAltScreenSaveCursor)
+		}
+	}
+	if first || old.paste != f.paste {
+		if f.paste {
+			b.WriteString(ansi.SetModeBracketedPaste)
+		} else if !first {
+			b.WriteString(ansi.ResetModeBracketedPaste)
+		}
+	}
+	if first || old.focus != f.focus {
+		if f.focus {
+			b.WriteString(ansi.SetModeFocusEvent)
+		} else if !first {
+			b.WriteString(ansi.ResetModeFocusEvent)
+		}
+	}
+	if first || old.mouse != f.mouse {
+		if !first {
+			b.WriteString(mouseOff(old.mouse))
+		}
+		switch f.mouse {
+		case tea.MouseModeCellMotion:
+			b.WriteString(ansi.SetModeMouseButtonEvent + ansi.SetModeMouseExtSgr)
+		case tea.MouseModeAllMotion:
+			b.WriteString(ansi.SetModeMouseAnyEvent + ansi.SetModeMouseExtSgr)
+		}
+	}
+	if (first && f.title != "") || (!first && old.title != f.title) {
+		b.WriteString(ansi.SetWindowTitle(f.title))
+	}
+	switch {
+	case first:
+		// Keys with modifiers as escape codes, as Bubble Tea's renderer asks.
+		b.WriteString(ansi.SetModifyOtherKeys2)
+		b.WriteString(ansi.PushKittyKeyboard(f.kittyFlags))
+	case old.kittyFlags != f.kittyFlags:
+		b.WriteString(ansi.KittyKeyboard(f.kittyFlags, 1))
+	}
+}
+
+// restore undoes the modes of the last frame and leaves the cursor at the
+// bottom, so the shell the person returns to starts on a clean line.
+func (s *Screen) restore() {
+	f, b := s.shown, &s.buf
+	b.WriteString(resetStyle + "\x1b[r")
+	b.WriteString(ansi.ResetModifyOtherKeys)
+	b.WriteString(ansi.PopKittyKeyboard(1))
+	b.WriteString(mouseOff(f.mouse))
+	if f.focus {
+		b.WriteString(ansi.ResetModeFocusEvent)
+	}
+	if f.paste {
+		b.WriteString(ansi.ResetModeBracketedPaste)
+	}
+	if f.alt {
+		b.WriteString(ansi.ResetModeAltScreenSaveCursor)
+	} else {
+		moveTo(b, f.height-1, 0)
+		b.WriteString("\r\n")
+	}
+	b.WriteString(ansi.ShowCursor)
+}
+
+func mouseOff(m tea.MouseMode) string {
+	switch m {
+	case tea.MouseModeCellMotion:
+		return ansi.ResetModeMouseButtonEvent + ansi.ResetModeMouseExtSgr
+	case tea.MouseModeAllMotion:
+		return ansi.ResetModeMouseAnyEvent + ansi.ResetModeMouseExtSgr
+	}
+	return ""
+}
+
+// moveTo puts the cursor on row r, column c (both from 0).
+func moveTo(b *bytes.Buffer, r, c int) {
+	b.WriteString("\x1b[")
+	b.WriteString(strconv.Itoa(r + 1))
+	if c > 0 {
+		b.WriteByte(';')
+		b.WriteString(strconv.Itoa(c + 1))
+	}
+	b.WriteByte('H')
+}
+
+// sameFrame reports whether b would draw nothing new over a.
+func sameFrame(a, b *frame) bool {
+	if a.cursor != b.cursor || a.cursorX != b.cursorX || a.cursorY != b.cursorY ||
+		a.paste != b.paste || a.focus != b.focus || a.mouse != b.mouse ||
+		a.title != b.title || a.kittyFlags != b.kittyFlags {
+		return false
+	}
+	for i := range a.lines {
+		if a.lines[i] != b.lines[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// splitLines cuts content into exactly n lines, dropping any beyond and adding
+// empty ones.
+func splitLines(content string, n int) []string {
+	lines := make([]string, n)
+	for i := 0; i < n && content != ""; i++ {
+		line, rest, found := strings.Cut(content, "\n")
+		lines[i] = strings.TrimSuffix(line, "\r")
+		if !found {
+			break
+		}
+		content = rest
+	}
+	return lines
+}
+
+// kittyFlags are the Kitty keyboard protocol flags for e, with the
+// disambiguation Bubble Tea always asks for.
+func kittyFlags(e tea.KeyboardEnhancements) int {
+	flags := ansi.KittyDisambiguateEscapeCodes
+	if e.ReportEventTypes {
+		flags |= ansi.KittyReportEventTypes
+	}
+	if e.ReportAlternateKeys {
+		flags |= ansi.KittyReportAlternateKeys
+	}
+	if e.ReportAllKeysAsEscapeCodes {
+		flags |= ansi.KittyReportAllKeysAsEscapeCodes
+	}
+	if e.ReportAssociatedText {
+		flags |= ansi.KittyReportAssociatedKeys
+	}
+	return flags
+}
