@@ -90,6 +90,8 @@ type Model struct {
 	width, height int
 
 	status       kernel.Status
+	statusVer    int       // counts status changes, for the view's cache
+	cache        viewCache // parts of the view kept from frame to frame
 	streamStatus bool      // a status came from the stream: the one fetched at start is stale
 	equity       []float64 // recent equity values for the sparkline
 	lastSeq      uint64
@@ -316,6 +318,7 @@ func (m *Model) sawOwnInput(code string) {
 func (m *Model) setStatus(st kernel.Status) {
 	prev := m.status.Account
 	m.status = st
+	m.statusVer++
 	if !st.Busy {
 		m.interrupting = false
 	}

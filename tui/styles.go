@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -135,16 +136,53 @@ func fit(line string, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(line) <= width {
+	if cellWidth(line) <= width {
 		return line
 	}
 	return ansi.Truncate(line, width, "…")
 }
 
+// cellWidth is ansi.StringWidth, quicker on the text a view is made of: printable
+// ASCII counts a cell a byte and escape sequences none, and only the runs of
+// other characters go through grapheme segmentation. Every line of every frame
+// is measured, so this is on the path of every update to every session.
+func cellWidth(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		switch b := s[i]; {
+		case b == ansi.ESC:
+			j := i + 1
+			if j < len(s) && s[j] == '[' {
+				j++
+				for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+					j++
+				}
+				i = j + 1
+				continue
+			}
+			// Anything else: let the full parser measure the rest.
+			return n + ansi.StringWidth(s[i:])
+		case b < utf8.RuneSelf:
+			if b >= 0x20 && b != 0x7f {
+				n++
+			}
+			i++
+		default:
+			j := i + 1
+			for j < len(s) && s[j] >= utf8.RuneSelf {
+				j++
+			}
+			n += ansi.StringWidth(s[i:j])
+			i = j
+		}
+	}
+	return n
+}
+
 // pad cuts or fills a styled line to exactly width cells.
 func pad(line string, width int) string {
 	line = fit(line, width)
-	if n := width - ansi.StringWidth(line); n > 0 {
+	if n := width - cellWidth(line); n > 0 {
 		line += strings.Repeat(" ", n)
 	}
 	return line

@@ -150,3 +150,17 @@ func TestSanitize(t *testing.T) {
 		t.Errorf("sanitize = %q", got)
 	}
 }
+
+// TestCellWidthAgreesWithAnsi checks the quick width against the full one on the
+// kinds of text a view holds.
+func TestCellWidthAgreesWithAnsi(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "\x1b[1;32mgreen\x1b[m text", "a │ b", "日本語 wide", "e\u0301 accent",
+		"▁▂▃█ spark", "\x1b]8;;http://x\x07link\x1b]8;;\x07", "tab\there", "\x1b[38;2;1;2;3m·\x1b[m",
+		"👍🏽 emoji", "mixed \x1b[2m…\x1b[m end", "\x1bc reset", "unterminated \x1b[",
+	} {
+		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
+			t.Errorf("cellWidth(%q) = %d, ansi.StringWidth = %d", s, got, want)
+		}
+	}
+}

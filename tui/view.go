@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -76,7 +77,7 @@ func (m *Model) render() (string, *tea.Cursor) {
 	}
 	l := m.layout()
 	lines := make([]string, 0, m.height)
-	lines = append(lines, m.header(m.width)[:l.header]...)
+	lines = append(lines, m.headerLines()[:l.header]...)
 	lines = append(lines, m.body(l)...)
 	if l.cands > 0 {
 		rows := m.comp.rows(m.width, l.cands)
@@ -114,8 +115,9 @@ func (m *Model) body(l layout) []string {
 		left = m.tr.window(l.textW, l.body)
 	}
 	if l.panelW > 0 {
-		right = panelLines(m.status, l.panelW, l.body)
+		right = m.panel(l.panelW, l.body)
 	}
+	rule := panelRule()
 
 	out := make([]string, l.body)
 	for i := range out {
@@ -124,7 +126,7 @@ func (m *Model) body(l layout) []string {
 			s = left[i]
 		}
 		if l.panelW > 0 {
-			s = pad(s, l.textW) + styleDim.Render("│")
+			s = pad(s, l.textW) + rule
 			if i < len(right) {
 				s += right[i]
 			}
@@ -132,6 +134,48 @@ func (m *Model) body(l layout) []string {
 		out[i] = s
 	}
 	return out
+}
+
+// panelRule is the line between the transcript and the panel, styled once.
+var panelRule = sync.OnceValue(func() string { return styleDim.Render("│") })
+
+// viewCache keeps the parts of the screen that change only with the kernel's
+// status, so that a keystroke or a line of output does not redo them. Every
+// session of a busy kernel draws a frame per update, so this is paid per
+// session per update.
+type viewCache struct {
+	panelKey panelKey
+	panel    []string
+
+	headerKey headerKey
+	header    []string
+}
+
+type panelKey struct{ status, width, height int }
+
+type headerKey struct {
+	status, width         int
+	stopped, interrupting bool
+	interrupted           string
+}
+
+// panel returns the side panel's lines for the current status.
+func (m *Model) panel(width, height int) []string {
+	k := panelKey{m.statusVer, width, height}
+	if m.cache.panel == nil || m.cache.panelKey != k {
+		m.cache.panel, m.cache.panelKey = panelLines(m.status, width, height), k
+	}
+	return m.cache.panel
+}
+
+// headerLines returns the two header lines for the current status.
+func (m *Model) headerLines() []string {
+	k := headerKey{status: m.statusVer, width: m.width, stopped: m.stopped,
+		interrupting: m.interrupting, interrupted: m.interrupted}
+	if m.cache.header == nil || m.cache.headerKey != k {
+		m.cache.header, m.cache.headerKey = m.header(m.width), k
+	}
+	return m.cache.header
 }
 
 // hintLine is the line between the transcript and the input: completions, a
