@@ -56,6 +56,11 @@ type Status struct {
 	Attached    []Attachment      `json:"attached"`
 	LastSeq     uint64            `json:"last_seq"`
 	Started     time.Time         `json:"started"`
+
+	// Version numbers the statuses published in this process, across all its
+	// kernels: two statuses with the same non-zero Version are the same status, so
+	// views can share what they draw from one. Zero for a status made elsewhere.
+	Version uint64 `json:"-"`
 }
 
 // Update is what a subscriber receives: new entries in seq order, how many entries it

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -267,11 +268,15 @@ func (t *transcript) last() uint64 {
 	return t.lastSeq
 }
 
+// statusVersions numbers every status published in the process (Status.Version).
+var statusVersions atomic.Uint64
+
 // publish replaces the status subscribers see and wakes them.
 func (t *transcript) publish(s Status) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s.LastSeq = t.lastSeq
+	s.Version = statusVersions.Add(1)
 	t.status = s
 	t.statusVer++
 	t.wakeLocked()

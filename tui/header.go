@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
 	"github.com/stratd/stratd/kernel"
 )
 
@@ -79,9 +78,9 @@ func (m *Model) header(width int) []string {
 	if m.readOnly() {
 		ro = stateStyle("read-only").Render(" read-only ")
 	}
-	room := max(0, width-ansi.StringWidth(ro))
+	room := max(0, width-cellWidth(ro))
 	bar = fit(bar, room)
-	if fill := room - ansi.StringWidth(bar); fill > 0 {
+	if fill := room - cellWidth(bar); fill > 0 {
 		bar += styleTitle.Render(strings.Repeat(" ", fill))
 	}
 	return []string{fit(bar+ro, width), fit(m.accountLine(width), width)}
@@ -122,7 +121,7 @@ func (m *Model) accountLine(width int) string {
 		right = styleDim.Render("  · attached: ") + strings.Join(names, ", ")
 	}
 
-	room := width - ansi.StringWidth(left) - ansi.StringWidth(right) - 2
+	room := width - cellWidth(left) - cellWidth(right) - 2
 	if n := min(len(m.equity), room); n > 1 {
 		values := m.equity[len(m.equity)-n:]
 		left += "  " + pnlStyle(values[n-1]-values[0]).Render(sparkline(values))
@@ -133,6 +132,10 @@ func (m *Model) accountLine(width int) string {
 // attachedNames lists the people attached, once each, with a count for someone
 // attached more than once and a mark for viewers.
 func (m *Model) attachedNames() []string {
+	return sharedLines(&m.status, "attached", 0, 0, m.listAttached)
+}
+
+func (m *Model) listAttached() []string {
 	count := map[string]int{}
 	viewer := map[string]bool{}
 	var order []string

@@ -181,11 +181,28 @@ func cellWidth(s string) int {
 
 // pad cuts or fills a styled line to exactly width cells.
 func pad(line string, width int) string {
-	line = fit(line, width)
-	if n := width - cellWidth(line); n > 0 {
-		line += strings.Repeat(" ", n)
+	if width <= 0 {
+		return ""
+	}
+	w := cellWidth(line)
+	if w > width {
+		line = ansi.Truncate(line, width, "…")
+		w = cellWidth(line)
+	}
+	if n := width - w; n > 0 {
+		line += spaces(n)
 	}
 	return line
+}
+
+// blanks is a run of spaces that pad slices instead of allocating.
+var blanks = strings.Repeat(" ", 256)
+
+func spaces(n int) string {
+	if n <= len(blanks) {
+		return blanks[:n]
+	}
+	return strings.Repeat(" ", n)
 }
 
 // fmtMoney formats an amount with thousands separators and two decimals.

@@ -35,7 +35,13 @@ type item struct {
 // render returns the item's lines for width, rendering only when the width changed.
 func (it *item) render(width int) []string {
 	if it.width != width || it.lines == nil {
-		it.lines = renderItem(it, width)
+		if it.note == noteNone {
+			it.lines = sharedEntryLines(it.entry, width, func() []string {
+				return renderItem(it, width)
+			})
+		} else {
+			it.lines = renderItem(it, width)
+		}
 		it.width = width
 	}
 	return it.lines

@@ -77,8 +77,9 @@ func (m *Model) render() (string, *tea.Cursor) {
 	}
 	l := m.layout()
 	lines := make([]string, 0, m.height)
-	lines = append(lines, m.headerLines()[:l.header]...)
-	lines = append(lines, m.body(l)...)
+	lines = append(lines, m.headerLines()[:l.header]...) // fitted already
+	lines = append(lines, m.body(l)...)                  // likewise
+	fitFrom := len(lines)
 	if l.cands > 0 {
 		rows := m.comp.rows(m.width, l.cands)
 		for len(rows) < l.cands {
@@ -92,8 +93,8 @@ func (m *Model) render() (string, *tea.Cursor) {
 	input, cursorX := m.inputLines(l.input)
 	cursorY := len(lines) + len(input) - 1
 	lines = append(lines, input...)
-	for i, line := range lines {
-		lines[i] = fit(line, m.width)
+	for i, line := range lines[fitFrom:] {
+		lines[fitFrom+i] = fit(line, m.width)
 	}
 
 	var cursor *tea.Cursor
@@ -103,7 +104,9 @@ func (m *Model) render() (string, *tea.Cursor) {
 	return strings.Join(lines, "\n"), cursor
 }
 
-// body returns exactly l.body lines: the transcript (or the help) and the panel.
+// body returns exactly l.body lines, none wider than the screen: the transcript
+// (or the help) and the panel. Transcript lines are wrapped to l.textW when they
+// are rendered, so only the help needs cutting here.
 func (m *Model) body(l layout) []string {
 	if l.body == 0 {
 		return nil
@@ -111,6 +114,9 @@ func (m *Model) body(l layout) []string {
 	var left, right []string
 	if m.help {
 		left = m.helpLines()
+		for i, line := range left {
+			left[i] = fit(line, l.textW)
+		}
 	} else {
 		left = m.tr.window(l.textW, l.body)
 	}
@@ -163,7 +169,14 @@ type headerKey struct {
 func (m *Model) panel(width, height int) []string {
 	k := panelKey{m.statusVer, width, height}
 	if m.cache.panel == nil || m.cache.panelKey != k {
-		m.cache.panel, m.cache.panelKey = panelLines(m.status, width, height), k
+		m.cache.panel = sharedLines(&m.status, "panel", width, height, func() []string {
+			lines := panelLines(m.status, width, height)
+			for i, line := range lines {
+				lines[i] = fit(line, width)
+			}
+			return lines
+		})
+		m.cache.panelKey = k
 	}
 	return m.cache.panel
 }
