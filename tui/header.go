@@ -63,25 +63,25 @@ func (m *Model) header(width int) []string {
 	}
 	after = append(after, m.activity()...)
 
-	bar := styleTitle.Render(" " + strings.Join(names, " · ") + " ")
+	bar := paintTitle.Render(" " + strings.Join(names, " · ") + " ")
 	if state != "" {
-		bar += stateStyle(state).Render(" " + state + " ")
+		bar += statePaint(state).Render(" " + state + " ")
 	}
 	if len(after) > 0 {
-		bar += styleTitle.Render(" " + strings.Join(after, " · ") + " ")
+		bar += paintTitle.Render(" " + strings.Join(after, " · ") + " ")
 	}
 	if m.interrupted != "" && !m.stopped {
-		bar += stateStyle("interrupted").Render(" "+m.interrupted+" ") + styleTitle.Render(" ")
+		bar += statePaint("interrupted").Render(" "+m.interrupted+" ") + paintTitle.Render(" ")
 	}
 	// A viewer's read-only badge keeps the right end, however narrow the bar.
 	ro := ""
 	if m.readOnly() {
-		ro = stateStyle("read-only").Render(" read-only ")
+		ro = statePaint("read-only").Render(" read-only ")
 	}
 	room := max(0, width-cellWidth(ro))
 	bar = fit(bar, room)
 	if fill := room - cellWidth(bar); fill > 0 {
-		bar += styleTitle.Render(strings.Repeat(" ", fill))
+		bar += paintTitle.Render(spaces(fill))
 	}
 	return []string{fit(bar+ro, width), fit(m.accountLine(width), width)}
 }
@@ -107,24 +107,24 @@ func (m *Model) activity() []string {
 // loses history before names.
 func (m *Model) accountLine(width int) string {
 	if m.status.Name == "" {
-		return styleDim.Render(" waiting for the kernel's status…")
+		return paintDim.Render(" waiting for the kernel's status…")
 	}
 	acct := m.status.Account
 	pnl := fmtSigned(acct.PnL)
 	if base := acct.Equity - acct.PnL; base > 0 {
 		pnl += fmt.Sprintf(" (%+.2f%%)", acct.PnL/base*100)
 	}
-	left := " equity " + fmtMoney(acct.Equity) + "  pnl " + pnlStyle(acct.PnL).Render(pnl)
+	left := " equity " + fmtMoney(acct.Equity) + "  pnl " + pnlPaint(acct.PnL).Render(pnl)
 
 	right := ""
 	if names := m.attachedNames(); len(names) > 0 {
-		right = styleDim.Render("  · attached: ") + strings.Join(names, ", ")
+		right = paintDim.Render("  · attached: ") + strings.Join(names, ", ")
 	}
 
 	room := width - cellWidth(left) - cellWidth(right) - 2
 	if n := min(len(m.equity), room); n > 1 {
 		values := m.equity[len(m.equity)-n:]
-		left += "  " + pnlStyle(values[n-1]-values[0]).Render(sparkline(values))
+		left += "  " + pnlPaint(values[n-1]-values[0]).Render(sparkline(values))
 	}
 	return left + right
 }
@@ -154,7 +154,7 @@ func (m *Model) listAttached() []string {
 			s += fmt.Sprintf("×%d", count[name])
 		}
 		if viewer[name] {
-			s += styleDim.Render(" (viewer)")
+			s += paintDim.Render(" (viewer)")
 		}
 		out = append(out, s)
 	}

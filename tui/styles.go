@@ -50,6 +50,68 @@ var (
 	styleCompletion = lipgloss.NewStyle().Foreground(colorCyan)
 )
 
+// paint is a style as the escape sequences around its text. lipgloss renders a
+// style by looking at every property a style can have, about a microsecond a
+// call; the header, the hint and the input line are drawn for every frame of
+// every session, and their styles only colour and weigh single lines, so these
+// are rendered once into paints and applied by joining strings. A paint gives
+// what lipgloss gives for one line without tabs, for a style without underline,
+// borders, padding or width (TestPaintMatchesLipgloss).
+type paint struct{ open, close string }
+
+func paintOf(s lipgloss.Style) paint {
+	r := s.Render("x")
+	i := strings.IndexByte(r, 'x')
+	return paint{open: r[:i], close: r[i+1:]}
+}
+
+// Render styles one line of text.
+func (p paint) Render(text string) string {
+	if text == "" {
+		return ""
+	}
+	return p.open + text + p.close
+}
+
+var (
+	paintTitle   = paintOf(styleTitle)
+	paintDim     = paintOf(styleDim)
+	paintWarn    = paintOf(styleWarn)
+	paintStopped = paintOf(styleStopped)
+	paintPrompt  = paintOf(stylePrompt)
+	paintGain    = paintOf(styleGain)
+	paintLoss    = paintOf(styleLoss)
+	paintPlain   = paint{}
+
+	statePaints = map[string]paint{}
+)
+
+func init() {
+	for _, st := range []string{"running", "paused", "starting", "read-only", "stopped",
+		"interrupted", ""} {
+		statePaints[st] = paintOf(stateStyle(st))
+	}
+}
+
+// statePaint is stateStyle as a paint.
+func statePaint(state string) paint {
+	if p, ok := statePaints[state]; ok {
+		return p
+	}
+	return statePaints[""]
+}
+
+// pnlPaint is pnlStyle as a paint.
+func pnlPaint(v float64) paint {
+	switch {
+	case v > 0:
+		return paintGain
+	case v < 0:
+		return paintLoss
+	}
+	return paintPlain
+}
+
 // stateStyle is the header badge of a kernel state: green while it runs, yellow
 // when paused or busy elsewhere, red when stopped or interrupted. The badge is
 // reversed like the title bar, so the colour shows as its background.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"charm.land/lipgloss/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -161,6 +162,28 @@ func TestCellWidthAgreesWithAnsi(t *testing.T) {
 	} {
 		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
 			t.Errorf("cellWidth(%q) = %d, ansi.StringWidth = %d", s, got, want)
+		}
+	}
+}
+
+// TestPaintMatchesLipgloss checks that every paint draws a line as its style does.
+func TestPaintMatchesLipgloss(t *testing.T) {
+	styles := map[string][2]any{
+		"title": {paintTitle, styleTitle}, "dim": {paintDim, styleDim},
+		"warn": {paintWarn, styleWarn}, "stopped": {paintStopped, styleStopped},
+		"prompt": {paintPrompt, stylePrompt}, "gain": {paintGain, styleGain},
+		"loss": {paintLoss, styleLoss}, "plain": {paintPlain, pnlStyle(0)},
+	}
+	for state := range statePaints {
+		styles["state "+state] = [2]any{statePaint(state), stateStyle(state)}
+	}
+	for name, pair := range styles {
+		p, s := pair[0].(paint), pair[1].(lipgloss.Style)
+		for _, text := range []string{" plain · kernel ", "x", "  two  spaces ", "日本 │ ▁█",
+			"\x1b[1minner\x1b[m"} {
+			if got, want := p.Render(text), s.Render(text); got != want {
+				t.Errorf("%s: paint draws %q, lipgloss %q", name, got, want)
+			}
 		}
 	}
 }

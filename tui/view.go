@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -123,7 +122,7 @@ func (m *Model) body(l layout) []string {
 	if l.panelW > 0 {
 		right = m.panel(l.panelW, l.body)
 	}
-	rule := panelRule()
+	rule := panelRule
 
 	out := make([]string, l.body)
 	for i := range out {
@@ -142,8 +141,8 @@ func (m *Model) body(l layout) []string {
 	return out
 }
 
-// panelRule is the line between the transcript and the panel, styled once.
-var panelRule = sync.OnceValue(func() string { return styleDim.Render("│") })
+// panelRule is the line between the transcript and the panel.
+var panelRule = paintDim.Render("│")
 
 // viewCache keeps the parts of the screen that change only with the kernel's
 // status, so that a keystroke or a line of output does not redo them. Every
@@ -201,30 +200,30 @@ func (m *Model) hintLine() string {
 			s = fmt.Sprintf("↓ %d new %s · PgDn to follow",
 				m.tr.unseen, plural(uint64(m.tr.unseen), "line", "lines"))
 		}
-		parts = append(parts, styleWarn.Render(s))
+		parts = append(parts, paintWarn.Render(s))
 	}
 	switch {
 	case m.comp != nil:
-		parts = append(parts, styleDim.Render(fmt.Sprintf(
+		parts = append(parts, paintDim.Render(fmt.Sprintf(
 			"%d completions · Tab / Shift+Tab choose · keep typing to narrow",
 			len(m.comp.cands))))
 	case m.flash != "":
-		parts = append(parts, styleWarn.Render(m.flash))
+		parts = append(parts, paintWarn.Render(m.flash))
 	case m.stopped:
-		parts = append(parts, styleStopped.Render("kernel stopped · Ctrl+D to leave"))
+		parts = append(parts, paintStopped.Render("kernel stopped · Ctrl+D to leave"))
 	case m.readOnly():
-		parts = append(parts, styleWarn.Render(readOnlyHint))
+		parts = append(parts, paintWarn.Render(readOnlyHint))
 	case len(m.block) > 0:
-		parts = append(parts, styleDim.Render("a blank line runs the block · Ctrl+C drops it"))
+		parts = append(parts, paintDim.Render("a blank line runs the block · Ctrl+C drops it"))
 	default:
 		leave := "Ctrl+D detach"
 		if m.owner {
 			leave = "Ctrl+D quit"
 		}
-		parts = append(parts, styleDim.Render(
+		parts = append(parts, paintDim.Render(
 			"? help · "+leave+" · F2 panel · PgUp/PgDn scroll"))
 	}
-	return strings.Join(parts, styleDim.Render(" · "))
+	return strings.Join(parts, paintDim.Render(" · "))
 }
 
 // inputLines renders the last n lines of the input area: the block typed so far,
@@ -241,7 +240,7 @@ func (m *Model) inputLines(n int) ([]string, int) {
 	}
 	lines := make([]string, 0, len(m.block)+1)
 	for i, b := range m.block {
-		lines = append(lines, stylePrompt.Render(prompt(i))+b)
+		lines = append(lines, paintPrompt.Render(prompt(i))+b)
 	}
 
 	p := prompt(len(m.block))
@@ -249,9 +248,9 @@ func (m *Model) inputLines(n int) ([]string, int) {
 	cursorX := 0
 	if m.canType() {
 		text, x := m.ed.render(m.width - len(p))
-		last, cursorX = stylePrompt.Render(p)+text, len(p)+x
+		last, cursorX = paintPrompt.Render(p)+text, len(p)+x
 	} else {
-		last = styleDim.Render(p)
+		last = paintDim.Render(p)
 	}
 	lines = append(lines, last)
 	return lines[max(0, len(lines)-n):], cursorX

@@ -267,11 +267,28 @@ func (s *Screen) line(f *frame, r int) {
 
 // text writes a piece of a line with its colours brought down to the terminal's.
 func (s *Screen) text(t string) {
-	if s.color.Profile == colorprofile.TrueColor {
+	if !needsDownsampling(t, s.color.Profile) {
 		s.buf.WriteString(t)
 		return
 	}
 	_, _ = s.color.WriteString(t)
+}
+
+// needsDownsampling reports whether t may hold colours the profile cannot show.
+// Taking a line apart to find out costs more than drawing it, and a 256-colour
+// terminal (the usual TERM) only needs help with 24-bit colours, so that case is
+// decided by looking for their parameters, "8;2;" (or "8:2:") as in 38;2;R;G;B.
+func needsDownsampling(t string, p colorprofile.Profile) bool {
+	switch p {
+	case colorprofile.TrueColor:
+		return false
+	case colorprofile.ANSI256:
+		return strings.Contains(t, "8;2;") || strings.Contains(t, "8:2:")
+	case colorprofile.ANSI:
+		return strings.Contains(t, "8;2;") || strings.Contains(t, "8:2:") ||
+			strings.Contains(t, "8;5;") || strings.Contains(t, "8:5:")
+	}
+	return strings.IndexByte(t, ansi.ESC) >= 0
 }
 
 // scroll finds the block of rows of f that the terminal shows already, a few rows

@@ -11,6 +11,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/vt"
 )
 
@@ -227,6 +228,31 @@ func TestColoursDownsampled(t *testing.T) {
 	out := s.step(textFrame(20, 2, "\x1b[38;2;200;100;50mhot\x1b[m"), false)
 	if bytes.Contains(out, []byte("38;2;")) || !bytes.Contains(out, []byte("38;5;")) {
 		t.Errorf("colours not brought down to 256: %q", out)
+	}
+}
+
+// TestColoursDownsampledOnlyWhenNeeded checks each profile against what it must
+// change: a 16-colour terminal gets no 256-colour codes, a colourless one none.
+func TestColoursDownsampledOnlyWhenNeeded(t *testing.T) {
+	line := "\x1b[38;5;208mname\x1b[m \x1b[31mred\x1b[m \x1b[1mbold\x1b[m"
+	for _, c := range []struct {
+		profile colorprofile.Profile
+		banned  []string
+	}{
+		{colorprofile.TrueColor, nil},
+		{colorprofile.ANSI256, nil},
+		{colorprofile.ANSI, []string{"38;5;"}},
+		{colorprofile.Ascii, []string{"38;5;", "31m"}},
+	} {
+		out := string(offline(c.profile).step(textFrame(40, 2, line), false))
+		for _, b := range c.banned {
+			if strings.Contains(out, b) {
+				t.Errorf("%v: %q reached the terminal: %q", c.profile, b, out)
+			}
+		}
+		if !strings.Contains(ansi.Strip(out), "name red bold") {
+			t.Errorf("%v: text lost: %q", c.profile, out)
+		}
 	}
 }
 
