@@ -21,6 +21,11 @@ import (
 // goes out only when something changed, and never more often than this.
 const statusEvery = 100 * time.Millisecond
 
+// holdInput is how long the updates of one input are held back so that a quick
+// input's entry, output and status go out together (transcript.hold): short
+// enough that nobody sees the wait.
+const holdInput = 5 * time.Millisecond
+
 // maxQueued is how many inputs may wait behind the running one.
 const maxQueued = 256
 
@@ -544,7 +549,17 @@ func (k *Kernel) nextJob() *job {
 
 // run executes one input: its input entry first, then whatever it prints, then its
 // result or error.
+//
+// Subscribers hear of it all at once when the input finishes within holdInput,
+// or else at holdInput and from then on as it comes.
 func (k *Kernel) run(j *job) {
+	gen := k.tr.hold()
+	slow := time.AfterFunc(holdInput, func() { k.tr.release(gen) })
+	defer func() {
+		slow.Stop()
+		k.tr.release(gen)
+	}()
+
 	k.emit(KindInput, j.person.Name, j.code)
 	k.mu.Lock()
 	k.running = j
@@ -577,6 +592,8 @@ func (k *Kernel) run(j *job) {
 	k.mu.Unlock()
 	// Interrupt cancels only while running is set, so nothing can re-arm it now.
 	k.rt.ClearCancel()
+	// Idle again: said now, with the output, rather than at the next status tick.
+	k.guard("publishing the status", k.publish)
 	close(j.done)
 }
 

@@ -266,3 +266,40 @@ func TestStopEndsSubscribersAndRejectsInput(t *testing.T) {
 		t.Fatalf("exec after stop = %v", err)
 	}
 }
+
+// TestQuickInputIsOneUpdate checks that a subscriber gets a quick input's entry,
+// its output and the idle status together: each update is a frame on every
+// attached screen. A slow input's entry still shows while it runs.
+func TestQuickInputIsOneUpdate(t *testing.T) {
+	k := startKernel(t, "1h", "")
+	sub := k.Subscribe(k.tr.last())
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := sub.Next(ctx); err != nil { // the status as it was
+		t.Fatal(err)
+	}
+
+	run(t, k, alice, `print("hi")`)
+	u, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(u.Entries); got != "input:print(\"hi\")\nstdout:hi\n" ||
+		u.Status == nil || u.Status.Busy {
+		t.Fatalf("one update brought %q and status %+v, want the input, its output "+
+			"and an idle status", got, u.Status)
+	}
+
+	// An input that runs for long is shown while it runs.
+	res := make(chan ExecResult, 1)
+	go func() {
+		r, _ := k.Exec(context.Background(), alice, "while True:\n    pass\n")
+		res <- r
+	}()
+	waitFor(t, sub, func(e Entry) bool { return e.Kind == KindInput })
+	for !k.Interrupt(bob) {
+		waitFor(t, sub, func(Entry) bool { return true })
+	}
+	<-res
+}

@@ -62,6 +62,10 @@ type transcript struct {
 	status    Status
 	statusVer uint64
 	closed    bool
+
+	holding bool   // wakes are held back until release (see hold)
+	held    bool   // a wake was held back
+	holdGen uint64 // numbers holds, so a late release cannot end a newer one
 }
 
 // openTranscript returns a transcript holding up to capacity entries. With a state
@@ -288,7 +292,38 @@ func (t *transcript) currentStatus() Status {
 	return t.status
 }
 
+// hold holds back waking subscribers until release(gen) with the gen it returns.
+// The kernel holds while it runs one input, so a quick input's entry, output and
+// status reach every subscriber as one update: with hundreds of attached screens,
+// each update is a frame drawn per screen.
+func (t *transcript) hold() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.holdGen++
+	t.holding = true
+	return t.holdGen
+}
+
+// release ends hold number gen and wakes the subscribers if anything was held
+// back. Releasing an older hold, or releasing twice, does nothing.
+func (t *transcript) release(gen uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.holding || gen != t.holdGen {
+		return
+	}
+	t.holding = false
+	if t.held {
+		t.held = false
+		t.wakeLocked()
+	}
+}
+
 func (t *transcript) wakeLocked() {
+	if t.holding && !t.closed {
+		t.held = true
+		return
+	}
 	for s := range t.subs {
 		select {
 		case s.wake <- struct{}{}:
