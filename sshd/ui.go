@@ -144,10 +144,11 @@ func kernelNames(kernels []*kernel.Kernel) string {
 // the session's window size into the program and quits it when the session's
 // context ends (the client went, or the server is closing).
 //
-// The program draws through a screen.Screen rather than Bubble Tea's renderer:
-// frames go out as soon as they are made, only the changed lines are written, and
-// no per-session cell grids or frame clock are kept, which is what lets hundreds
-// of sessions watch one kernel. The program itself writes nowhere.
+// The program draws through a screen.Screen rather than Bubble Tea's renderer and
+// reads keys through screen.ReadInput rather than Bubble Tea's reader: frames go
+// out as soon as they are made, only the changed lines are written, and no
+// per-session cell grids, frame clock or key table are kept, which is what lets
+// hundreds of sessions watch one kernel. The program itself writes nowhere.
 //
 // It installs no signal handlers: they belong to the daemon. It is not given the
 // context with tea.WithContext as well: a cancelled program returns an error,
@@ -163,8 +164,8 @@ func runUI(sess ssh.Session, model tea.Model) {
 	defer scr.Close()
 
 	program := func(ssh.Session) *tea.Program {
-		return tea.NewProgram(screen.Wrap(model, scr),
-			tea.WithInput(sess),
+		p := tea.NewProgram(screen.Wrap(model, scr),
+			tea.WithInput(nil), // screen.ReadInput below
 			tea.WithOutput(io.Discard),
 			tea.WithoutRenderer(),
 			// The disabled renderer still ticks; it has nothing to flush.
@@ -175,6 +176,9 @@ func runUI(sess ssh.Session, model tea.Model) {
 			tea.WithoutSignalHandler(),
 			tea.WithFilter(noSuspend),
 		)
+		// It ends when the session's channel closes, after the program.
+		go screen.ReadInput(sess, p.Send)
+		return p
 	}
 	bubbletea.MiddlewareWithProgramHandler(program)(func(ssh.Session) {})(sized)
 }

@@ -1,0 +1,152 @@
+package screen
+
+import (
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// escTimeout is how long a lone ESC, or the start of a sequence, waits for the
+// rest before it counts as typed as it is: the same as Bubble Tea's reader.
+const escTimeout = uv.DefaultEscTimeout
+
+// ReadInput reads what the person types from r, the terminal's side of a
+// connection, and hands every key, paste, mouse event and report to send
+// (tea.Program.Send) until r ends or fails, as it does when the connection goes.
+// Run it on a goroutine of its own, with the program made with
+// tea.WithInput(nil).
+//
+// Bubble Tea's own reader does the same work, but builds a table of some 1,500
+// escape sequences of older terminals for every program it runs: 170 KB per
+// session, the largest thing an idle session kept. This reader decodes with
+// ultraviolet's EventDecoder alone, which knows what xterm-compatible terminals
+// and the kitty keyboard protocol send; a sequence only the table knew (rxvt's
+// shifted arrows, say) arrives as an unknown sequence and does nothing.
+func ReadInput(r io.Reader, send func(tea.Msg)) {
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		for {
+			b := make([]byte, 512)
+			n, err := r.Read(b)
+			if n > 0 {
+				chunks <- b[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	in := &input{send: send}
+	wait := time.NewTimer(escTimeout)
+	wait.Stop()
+	defer wait.Stop()
+	for {
+		select {
+		case chunk, ok := <-chunks:
+			if !ok {
+				in.scan(true)
+				return
+			}
+			in.buf = append(in.buf, chunk...)
+			in.scan(false)
+		case <-wait.C:
+			in.scan(true)
+		}
+		if len(in.buf) > 0 {
+			wait.Reset(escTimeout)
+		} else {
+			wait.Stop()
+		}
+	}
+}
+
+// input decodes one terminal's input.
+type input struct {
+	dec   uv.EventDecoder
+	send  func(tea.Msg)
+	buf   []byte // read and not decoded yet
+	paste []byte // a bracketed paste so far; nil outside one
+}
+
+// scan decodes and sends the events in buf, keeping what may be the start of a
+// longer sequence unless expired says no more is coming for it.
+func (in *input) scan(expired bool) {
+	buf := in.buf
+	defer func() { in.buf = append(in.buf[:0], buf...) }()
+	for len(buf) > 0 {
+		n, ev := in.dec.Decode(buf)
+		if n == 0 {
+			if !expired {
+				return
+			}
+			buf = nil // nothing to make of it
+			return
+		}
+		// A lone ESC or a two-byte sequence may be the start of a longer one.
+		short := buf[0] == ansi.ESC && n <= 2 && !expired
+
+		if in.paste != nil {
+			switch ev := ev.(type) {
+			case uv.PasteEndEvent:
+				in.send(uv.PasteEvent{Content: strings.ToValidUTF8(string(in.paste), "")})
+				in.send(ev)
+				in.paste = nil
+			case uv.KeyPressEvent:
+				switch {
+				case len(ev.Text) > 0:
+					in.paste = append(in.paste, ev.Text...)
+				case short:
+					return
+				default:
+					in.paste = append(in.paste, buf[:n]...)
+				}
+			case uv.UnknownEvent:
+				if !expired {
+					return
+				}
+			}
+			buf = buf[n:]
+			continue
+		}
+
+		switch ev := ev.(type) {
+		case uv.UnknownEvent:
+			if !expired {
+				return // perhaps the rest has not arrived
+			}
+			in.send(ev)
+		case uv.PasteStartEvent:
+			in.paste = []byte{}
+			in.send(ev)
+		case uv.MultiEvent:
+			if short {
+				return
+			}
+			for _, e := range ev {
+				in.send(e)
+			}
+		case nil:
+		default:
+			if short {
+				return
+			}
+			if !ignored(ev) {
+				in.send(ev)
+			}
+		}
+		buf = buf[n:]
+	}
+}
+
+// ignored reports whether the decoder marked ev as a sequence to drop; its type
+// for that is not exported.
+func ignored(ev uv.Event) bool {
+	return reflect.TypeOf(ev).Name() == "ignoredEvent"
+}
