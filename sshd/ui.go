@@ -10,7 +10,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
 	"charm.land/ssh"
-	"charm.land/wish/v2/bubbletea"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/sshd/cmd"
@@ -128,7 +127,7 @@ func (s *Server) attach(sess ssh.Session, p kernel.Person, audit *log.Logger,
 		writeLine(sess.Stderr(), "the terminal UI did not start")
 		return cmd.ExitFailed
 	}
-	runUI(sess, model)
+	s.runUI(sess, model)
 	return cmd.ExitOK
 }
 
@@ -140,9 +139,8 @@ func kernelNames(kernels []*kernel.Kernel) string {
 	return strings.Join(names, ", ")
 }
 
-// runUI runs model on the session with wish's Bubble Tea middleware, which wires
-// the session's window size into the program and quits it when the session's
-// context ends (the client went, or the server is closing).
+// runUI runs model on the session until it quits or the session ends (the client
+// went, or the server is closing).
 //
 // The program draws through a screen.Screen rather than Bubble Tea's renderer and
 // reads keys through screen.ReadInput rather than Bubble Tea's reader: frames go
@@ -151,36 +149,58 @@ func kernelNames(kernels []*kernel.Kernel) string {
 // hundreds of sessions watch one kernel. The program itself writes nowhere.
 //
 // It installs no signal handlers: they belong to the daemon. It is not given the
-// context with tea.WithContext as well: a cancelled program returns an error,
-// which the middleware would log as a failure on every ordinary disconnect.
-func runUI(sess ssh.Session, model tea.Model) {
-	sized, stop := withWindowSize(sess)
-	defer stop()
-
-	pty, _, _ := sized.Pty()
+// session's context with tea.WithContext: a cancelled program returns an error,
+// and a client leaving is the ordinary way for a session to end.
+func (s *Server) runUI(sess ssh.Session, model tea.Model) {
+	pty, winch, _ := sess.Pty()
+	pty.Window = sized(pty.Window)
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	profile := colorprofile.Env(env)
 	scr := screen.New(sess, profile)
 	defer scr.Close()
 
-	program := func(ssh.Session) *tea.Program {
-		p := tea.NewProgram(screen.Wrap(model, scr),
-			tea.WithInput(nil), // screen.ReadInput below
-			tea.WithOutput(io.Discard),
-			tea.WithoutRenderer(),
-			// The disabled renderer still ticks; it has nothing to flush.
-			tea.WithFPS(1),
-			tea.WithEnvironment(env),
-			tea.WithColorProfile(profile),
-			tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
-			tea.WithoutSignalHandler(),
-			tea.WithFilter(noSuspend),
-		)
-		// It ends when the session's channel closes, after the program.
-		go screen.ReadInput(sess, p.Send)
-		return p
+	p := tea.NewProgram(screen.Wrap(model, scr),
+		tea.WithInput(nil), // screen.ReadInput below
+		tea.WithOutput(io.Discard),
+		tea.WithoutRenderer(),
+		// The disabled renderer still ticks; it has nothing to flush.
+		tea.WithFPS(1),
+		tea.WithEnvironment(env),
+		tea.WithColorProfile(profile),
+		tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
+		tea.WithoutSignalHandler(),
+		tea.WithFilter(noSuspend),
+	)
+	// It ends when the session's channel closes, after the program.
+	go screen.ReadInput(sess, p.Send)
+
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		gone := sess.Context().Done()
+		for {
+			select {
+			case w, ok := <-winch:
+				if !ok {
+					return
+				}
+				w = sized(w)
+				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+			case <-gone:
+				p.Quit()
+				gone = nil
+			case <-ended:
+				// The SSH library must never block delivering a window change.
+				for range winch {
+				}
+				return
+			}
+		}
+	}()
+
+	if _, err := p.Run(); err != nil {
+		s.log.Error("terminal UI failed", "user", sess.User(), "err", err)
 	}
-	bubbletea.MiddlewareWithProgramHandler(program)(func(ssh.Session) {})(sized)
 }
 
 // noSuspend turns Ctrl+Z into nothing: a session cannot suspend the daemon.
@@ -195,44 +215,11 @@ func noSuspend(_ tea.Model, msg tea.Msg) tea.Msg {
 // run without a local terminal asks for a 0x0 one, where nothing can be drawn.
 var defaultWindow = ssh.Window{Width: 80, Height: 24}
 
-// sizedSession is a session whose terminal size is never zero.
-type sizedSession struct {
-	ssh.Session
-	winch <-chan ssh.Window
-}
-
-func (s sizedSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) {
-	pty, _, ok := s.Session.Pty()
-	pty.Window = sized(pty.Window)
-	return pty, s.winch, ok
-}
-
 func sized(w ssh.Window) ssh.Window {
 	if w.Width <= 0 || w.Height <= 0 {
 		w.Width, w.Height = defaultWindow.Width, defaultWindow.Height
 	}
 	return w
-}
-
-// withWindowSize wraps a terminal session so that it reports defaultWindow instead
-// of a zero size. Window changes are forwarded until stop is called, and drained
-// after that so the SSH library never blocks delivering one.
-func withWindowSize(sess ssh.Session) (ssh.Session, func()) {
-	_, winch, ok := sess.Pty()
-	if !ok {
-		return sess, func() {}
-	}
-	out := make(chan ssh.Window, 1)
-	done := make(chan struct{})
-	go func() {
-		for w := range winch {
-			select {
-			case out <- sized(w):
-			case <-done:
-			}
-		}
-	}()
-	return sizedSession{Session: sess, winch: out}, func() { close(done) }
 }
 
 // sshHint is the ssh command line that reaches this server, as the client

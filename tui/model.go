@@ -248,7 +248,7 @@ func (m *Model) apply(u kernel.Update) tea.Cmd {
 			continue // never show an entry twice
 		}
 		m.lastSeq = max(m.lastSeq, e.Seq)
-		m.tr.add(&item{entry: e}, width)
+		m.tr.add(entryItem(e), width)
 		switch {
 		case e.Kind == kernel.KindInput:
 			m.interrupted = ""
@@ -372,7 +372,7 @@ func (m *Model) sendNext() tea.Cmd {
 
 // note adds a line of this session's own to the transcript.
 func (m *Model) note(kind noteKind, text string) {
-	m.tr.add(&item{note: kind, entry: kernel.Entry{Text: text}}, m.layout().textW)
+	m.tr.add(noteItem(kind, text), m.layout().textW)
 }
 
 // readOnly reports whether the person may only watch.

@@ -52,12 +52,12 @@ func TestReplayRendersLikeLive(t *testing.T) {
 }
 
 func TestTradesAndPeopleColoured(t *testing.T) {
-	buy := strings.Join(renderItem(&item{entry: entry(1, kernel.KindOrder, "alice",
-		"buy 1 BTCUSDT @ market (o1)")}, 80), "\n")
-	sell := strings.Join(renderItem(&item{entry: entry(2, kernel.KindFill, "bob",
-		"filled o2: sell 1 BTCUSDT @ 42000.00 fee 1.00")}, 80), "\n")
-	cancelled := strings.Join(renderItem(&item{entry: entry(3, kernel.KindOrder, "bob",
-		"cancelled sell 1 BTCUSDT @ 1.00 limit (o3)")}, 80), "\n")
+	buy := strings.Join(renderItem(entryItem(entry(1, kernel.KindOrder, "alice",
+		"buy 1 BTCUSDT @ market (o1)")), 80), "\n")
+	sell := strings.Join(renderItem(entryItem(entry(2, kernel.KindFill, "bob",
+		"filled o2: sell 1 BTCUSDT @ 42000.00 fee 1.00")), 80), "\n")
+	cancelled := strings.Join(renderItem(entryItem(entry(3, kernel.KindOrder, "bob",
+		"cancelled sell 1 BTCUSDT @ 1.00 limit (o3)")), 80), "\n")
 	green, red := styleBuy.Render("x"), styleSell.Render("x")
 	green, red = green[:strings.Index(green, "x")], red[:strings.Index(red, "x")]
 	if !strings.Contains(buy, green) || strings.Contains(buy, red) {
@@ -80,8 +80,8 @@ func TestTradesAndPeopleColoured(t *testing.T) {
 	if originStyle("alice").GetForeground() == originStyle("bob").GetForeground() {
 		t.Error("alice and bob share a colour")
 	}
-	in := strings.Join(renderItem(&item{entry: entry(4, kernel.KindInput, "alice",
-		"x = 1")}, 80), "\n")
+	in := strings.Join(renderItem(entryItem(entry(4, kernel.KindInput, "alice",
+		"x = 1")), 80), "\n")
 	if !strings.HasPrefix(in, originStyle("alice").Render("alice")) {
 		t.Errorf("alice's input does not start with her name in her colour: %q", in)
 	}

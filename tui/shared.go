@@ -2,7 +2,6 @@ package tui
 
 import (
 	"sync"
-	"time"
 
 	"github.com/stratd/stratd/kernel"
 )
@@ -14,31 +13,31 @@ import (
 // grows with the sessions, so drawing it per session is quadratic). Sessions share
 // them here instead.
 
-// sharedCache holds lines drawn once for many sessions. What is made for a key is
-// made under the lock, so the sessions asking at the same moment wait for the
-// first instead of all drawing the same lines. Only the newest keys are kept:
-// sessions ask for the same thing within moments of each other.
-type sharedCache[K comparable] struct {
+// sharedCache holds what was drawn once for many sessions. What is made for a
+// key is made under the lock, so the sessions asking at the same moment wait for
+// the first instead of all drawing the same thing. Only the newest keys are
+// kept: sessions ask for the same thing within moments of each other.
+type sharedCache[K comparable, V any] struct {
 	mu    sync.Mutex
 	limit int
-	items map[K][]string
+	items map[K]V
 	order []K // oldest first
 }
 
-func newSharedCache[K comparable](limit int) *sharedCache[K] {
-	return &sharedCache[K]{limit: limit, items: map[K][]string{}}
+func newSharedCache[K comparable, V any](limit int) *sharedCache[K, V] {
+	return &sharedCache[K, V]{limit: limit, items: map[K]V{}}
 }
 
-// get returns the lines for k, made by make if no session made them yet. The
-// lines are shared: nobody may change them.
-func (c *sharedCache[K]) get(k K, make func() []string) []string {
+// get returns the value for k, made by make if no session made it yet. Values
+// are shared: nobody may change them.
+func (c *sharedCache[K, V]) get(k K, make func() V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if lines, ok := c.items[k]; ok {
-		return lines
+	if v, ok := c.items[k]; ok {
+		return v
 	}
-	lines := make()
-	c.items[k] = lines
+	v := make()
+	c.items[k] = v
 	c.order = append(c.order, k)
 	if len(c.order) > c.limit {
 		drop := len(c.order) - c.limit/2
@@ -47,7 +46,7 @@ func (c *sharedCache[K]) get(k K, make func() []string) []string {
 		}
 		c.order = append(c.order[:0], c.order[drop:]...)
 	}
-	return lines
+	return v
 }
 
 // statusKey names one thing drawn from one status. kernel.Status.Version is
@@ -58,7 +57,7 @@ type statusKey struct {
 	width, height int
 }
 
-var statusParts = newSharedCache[statusKey](256)
+var statusParts = newSharedCache[statusKey, []string](256)
 
 // sharedLines returns the lines make draws from st, made once for every session
 // that shows st. A status from elsewhere (Version 0) is not shared.
@@ -70,24 +69,25 @@ func sharedLines(st *kernel.Status, what string, width, height int,
 	return statusParts.get(statusKey{st.Version, what, width, height}, make)
 }
 
-// entryKey names an entry drawn at a width: everything that tells entries apart,
-// so that two kernels' entries with the same seq are not taken for each other.
+// entryKey names an entry drawn at a width by everything that tells entries
+// apart, so that two kernels' entries with the same seq are not taken for each
+// other: an entry's drawing depends on its kind, origin and text alone.
 type entryKey struct {
 	seq          uint64
-	time         time.Time
 	kind         kernel.Kind
 	origin, text string
 	width        int
 }
 
-// entryLines holds the newest entries drawn; a late joiner's replay draws only
-// the screenful it shows.
-var entryLines = newSharedCache[entryKey](4096)
+// entryDrawings holds the newest entries drawn; a late joiner's replay draws
+// only the screenful it shows.
+var entryDrawings = newSharedCache[entryKey, *drawing](4096)
 
-// sharedEntryLines returns e drawn at width by make, made once for every session.
-func sharedEntryLines(e kernel.Entry, width int, make func() []string) []string {
-	if e.Seq == 0 {
+// sharedEntryLines returns the entry it drawn at width by make, made once for
+// every session.
+func sharedEntryLines(it *item, width int, make func() *drawing) *drawing {
+	if it.seq == 0 {
 		return make()
 	}
-	return entryLines.get(entryKey{e.Seq, e.Time, e.Kind, e.Origin, e.Text, width}, make)
+	return entryDrawings.get(entryKey{it.seq, it.kind, it.origin, it.text, width}, make)
 }

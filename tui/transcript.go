@@ -23,28 +23,47 @@ const (
 	noteStopped                 // red: the kernel has stopped
 )
 
-// item is one entry of the transcript with its rendering cached for one width.
+// item is one entry of the transcript, or a note, with its rendering for the
+// width it was last drawn at. A session keeps one per entry of the kernel's
+// history (a thousand by default) and a daemon hundreds of sessions, so an item
+// holds only what drawing it needs, and shares the drawing itself with every
+// session that drew the entry at that width.
 type item struct {
-	entry kernel.Entry
-	note  noteKind
+	seq          uint64
+	kind         kernel.Kind
+	origin, text string
+	note         noteKind
 
-	width int      // width lines were rendered for; 0 = not yet
-	lines []string // rendered, styled, each at most width cells
+	drawn *drawing // nil until drawn
 }
 
-// render returns the item's lines for width, rendering only when the width changed.
+// drawing is an item drawn at a width: styled lines, each at most width cells.
+// Drawings of entries are shared between sessions; nobody changes one.
+type drawing struct {
+	width int
+	lines []string
+}
+
+func entryItem(e kernel.Entry) *item {
+	return &item{seq: e.Seq, kind: e.Kind, origin: e.Origin, text: e.Text}
+}
+
+func noteItem(kind noteKind, text string) *item {
+	return &item{note: kind, text: text}
+}
+
+// render returns the item's lines for width, drawing only when the width changed.
 func (it *item) render(width int) []string {
-	if it.width != width || it.lines == nil {
+	if it.drawn == nil || it.drawn.width != width {
 		if it.note == noteNone {
-			it.lines = sharedEntryLines(it.entry, width, func() []string {
-				return renderItem(it, width)
+			it.drawn = sharedEntryLines(it, width, func() *drawing {
+				return &drawing{width, renderItem(it, width)}
 			})
 		} else {
-			it.lines = renderItem(it, width)
+			it.drawn = &drawing{width, renderItem(it, width)}
 		}
-		it.width = width
 	}
-	return it.lines
+	return it.drawn.lines
 }
 
 // transcript is the scrollable body: a bounded list of items, viewed from the
@@ -173,13 +192,12 @@ func renderItem(it *item, width int) []string {
 		return []string{""}
 	}
 	if it.note != noteNone {
-		return renderNote(it.note, it.entry.Text, width)
+		return renderNote(it.note, it.text, width)
 	}
 
-	e := it.entry
-	text := strings.TrimSuffix(sanitize(e.Text), "\n")
-	origin := sanitize(e.Origin)
-	switch e.Kind {
+	text := strings.TrimSuffix(sanitize(it.text), "\n")
+	origin := sanitize(it.origin)
+	switch it.kind {
 	case kernel.KindInput:
 		return renderInput(origin, text, width)
 	case kernel.KindResult, kernel.KindStdout:
@@ -198,7 +216,7 @@ func renderItem(it *item, width int) []string {
 		}
 		return wrapStyled("· "+text, width, styleSystem)
 	}
-	return wrapStyled(string(e.Kind)+" "+origin+": "+text, width, styleDim)
+	return wrapStyled(string(it.kind)+" "+origin+": "+text, width, styleDim)
 }
 
 func renderNote(kind noteKind, text string, width int) []string {

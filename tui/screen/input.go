@@ -4,6 +4,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -28,47 +29,37 @@ const escTimeout = uv.DefaultEscTimeout
 // and the kitty keyboard protocol send; a sequence only the table knew (rxvt's
 // shifted arrows, say) arrives as an unknown sequence and does nothing.
 func ReadInput(r io.Reader, send func(tea.Msg)) {
-	chunks := make(chan []byte)
-	go func() {
-		defer close(chunks)
-		for {
-			b := make([]byte, 512)
-			n, err := r.Read(b)
-			if n > 0 {
-				chunks <- b[:n]
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-
 	in := &input{send: send}
-	wait := time.NewTimer(escTimeout)
-	wait.Stop()
-	defer wait.Stop()
+	// A sequence cut short waits for its rest on a timer, not on a goroutine:
+	// a session keeps only the one blocked in Read.
+	in.wait = time.AfterFunc(escTimeout, func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		in.scan(true)
+	})
+	in.wait.Stop()
+
+	b := make([]byte, 512)
 	for {
-		select {
-		case chunk, ok := <-chunks:
-			if !ok {
-				in.scan(true)
-				return
-			}
-			in.buf = append(in.buf, chunk...)
-			in.scan(false)
-		case <-wait.C:
-			in.scan(true)
-		}
+		n, err := r.Read(b)
+		in.mu.Lock()
+		in.wait.Stop()
+		in.buf = append(in.buf, b[:n]...)
+		in.scan(err != nil)
 		if len(in.buf) > 0 {
-			wait.Reset(escTimeout)
-		} else {
-			wait.Stop()
+			in.wait.Reset(escTimeout)
+		}
+		in.mu.Unlock()
+		if err != nil {
+			return
 		}
 	}
 }
 
 // input decodes one terminal's input.
 type input struct {
+	mu    sync.Mutex // held while decoding: by the reader, or the timer
+	wait  *time.Timer
 	dec   uv.EventDecoder
 	send  func(tea.Msg)
 	buf   []byte // read and not decoded yet

@@ -44,7 +44,8 @@ const resetStyle = "\x1b[m"
 const closeWait = time.Second
 
 // Screen draws frames on one terminal. Draw and Repaint may be called from any
-// goroutine and never block; one goroutine of the Screen's own does the writing.
+// goroutine and never block. A goroutine of the Screen's own does the writing
+// while there is something to write, and none while the terminal is idle.
 type Screen struct {
 	out io.Writer
 
@@ -52,10 +53,10 @@ type Screen struct {
 	pending *frame     // the newest frame not written yet
 	repaint bool       // the next frame redraws everything
 	closing bool
-	wake    chan struct{} // capacity 1: something to do
-	done    chan struct{} // closed when the writer has finished
+	writing bool          // a writer goroutine runs
+	done    chan struct{} // closed when the writer has put the terminal back
 
-	// Only the writer goroutine touches the rest.
+	// Only the writer goroutine touches the rest; writers run one at a time.
 	shown  *frame // what the terminal shows; nil before the first frame
 	failed bool   // a write failed: the terminal is gone
 	buf    bytes.Buffer
@@ -87,13 +88,8 @@ func New(out io.Writer, profile colorprofile.Profile) *Screen {
 		// It is a terminal: keep the cursor motions, drop only the colours.
 		profile = colorprofile.Ascii
 	}
-	s := &Screen{
-		out:  out,
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
-	}
+	s := &Screen{out: out, done: make(chan struct{})}
 	s.color = colorprofile.Writer{Forward: &s.buf, Profile: profile}
-	go s.run()
 	return s
 }
 
@@ -123,9 +119,9 @@ func (s *Screen) Draw(v tea.View, width, height int) {
 	s.mu.Lock()
 	if !s.closing {
 		s.pending = f
+		s.startWriter()
 	}
 	s.mu.Unlock()
-	s.poke()
 }
 
 // Repaint makes the next frame redraw the whole terminal, as after a resize, when
@@ -142,9 +138,11 @@ func (s *Screen) Repaint() {
 // connection's end. Close is safe to call more than once.
 func (s *Screen) Close() {
 	s.mu.Lock()
-	s.closing = true
+	if !s.closing {
+		s.closing = true
+		s.startWriter()
+	}
 	s.mu.Unlock()
-	s.poke()
 
 	t := time.NewTimer(closeWait)
 	defer t.Stop()
@@ -154,38 +152,47 @@ func (s *Screen) Close() {
 	}
 }
 
-func (s *Screen) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// startWriter starts the writer goroutine unless it runs. s.mu must be held.
+func (s *Screen) startWriter() {
+	if !s.writing {
+		s.writing = true
+		go s.write()
 	}
 }
 
-// run is the writer goroutine.
-func (s *Screen) run() {
-	defer close(s.done)
-	for range s.wake {
+// write is the writer goroutine: it writes the newest frame until there is none
+// left, and on Close puts the terminal back.
+func (s *Screen) write() {
+	for {
 		s.mu.Lock()
 		f, repaint, closing := s.pending, s.repaint, s.closing
 		s.pending = nil
 		if f != nil {
 			s.repaint = false
+		} else if !closing {
+			s.writing = false
+			s.mu.Unlock()
+			return
 		}
 		s.mu.Unlock()
 
-		if f != nil && !s.failed {
-			s.buf.Reset()
-			s.render(f, repaint)
-			s.flush()
-		}
-		if closing {
-			if s.shown != nil && !s.failed {
+		if f != nil {
+			if !s.failed {
 				s.buf.Reset()
-				s.restore()
+				s.render(f, repaint)
 				s.flush()
 			}
-			return
+			continue
 		}
+		// Closing, and the last frame is out. The writer stays marked as
+		// running: nothing is written after this.
+		if s.shown != nil && !s.failed {
+			s.buf.Reset()
+			s.restore()
+			s.flush()
+		}
+		close(s.done)
+		return
 	}
 }
 
