@@ -473,7 +473,8 @@ func (k *Kernel) loop() {
 		}
 		if j := k.nextJob(); j != nil {
 			k.run(j)
-			dirty, unsaved = true, true
+			// run published the status as the input ended.
+			dirty, unsaved = false, true
 			k.saveIfTraded()
 			continue
 		}

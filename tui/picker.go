@@ -243,6 +243,17 @@ func (p *Picker) onAttached(msg attachedMsg) tea.Cmd {
 }
 
 // View draws the list, or the REPL once attached.
+// Frame is View with the lines apart (screen.Framer).
+func (p *Picker) Frame() ([]string, tea.View) {
+	if p.inner != nil {
+		return p.inner.Frame()
+	}
+	v := p.View()
+	lines := strings.Split(v.Content, "\n")
+	v.Content = ""
+	return lines, v
+}
+
 func (p *Picker) View() tea.View {
 	if p.inner != nil {
 		return p.inner.View()

@@ -57,8 +57,16 @@ func (m *Model) layout() layout {
 
 // View draws the whole screen: exactly Height lines, none wider than Width.
 func (m *Model) View() tea.View {
-	content, cursor := m.render()
-	v := tea.NewView(content)
+	lines, v := m.Frame()
+	v.Content = strings.Join(lines, "\n")
+	return v
+}
+
+// Frame is View with the screen's lines apart rather than joined, for a
+// renderer that works line by line (screen.Framer); the view has no Content.
+func (m *Model) Frame() ([]string, tea.View) {
+	lines, cursor := m.render()
+	var v tea.View
 	v.AltScreen = true
 	v.Cursor = cursor
 	// Cell motion reports the wheel (and clicks) without flooding the session with
@@ -67,12 +75,12 @@ func (m *Model) View() tea.View {
 	if m.status.Name != "" {
 		v.WindowTitle = "stratd · " + sanitize(m.status.Name)
 	}
-	return v
+	return lines, v
 }
 
-func (m *Model) render() (string, *tea.Cursor) {
+func (m *Model) render() ([]string, *tea.Cursor) {
 	if m.width <= 0 || m.height <= 0 {
-		return "", nil
+		return nil, nil
 	}
 	l := m.layout()
 	lines := make([]string, 0, m.height)
@@ -100,7 +108,7 @@ func (m *Model) render() (string, *tea.Cursor) {
 	if m.canType() && len(input) > 0 {
 		cursor = tea.NewCursor(min(cursorX, m.width-1), cursorY)
 	}
-	return strings.Join(lines, "\n"), cursor
+	return lines, cursor
 }
 
 // body returns exactly l.body lines, none wider than the screen: the transcript

@@ -39,9 +39,22 @@ func (w *wrapped) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return w, cmd
 }
 
+// Framer is a model that can give its view's lines apart, saving the joining
+// and splitting of the whole screen on every frame. lines must be what
+// strings.Split(v.Content, "\n") would give, and v.Content is ignored. The
+// Screen keeps lines: the model must not change them afterwards.
+type Framer interface {
+	Frame() (lines []string, v tea.View)
+}
+
 // View draws the model's view on the Screen; Bubble Tea gets an empty one, which
 // its disabled renderer throws away.
 func (w *wrapped) View() tea.View {
-	w.s.Draw(w.m.View(), w.width, w.height)
+	if f, ok := w.m.(Framer); ok {
+		lines, v := f.Frame()
+		w.s.DrawLines(lines, v, w.width, w.height)
+	} else {
+		w.s.Draw(w.m.View(), w.width, w.height)
+	}
 	return tea.View{}
 }

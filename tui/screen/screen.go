@@ -100,10 +100,28 @@ func (s *Screen) Draw(v tea.View, width, height int) {
 	if width <= 0 || height <= 0 {
 		return
 	}
+	s.draw(splitLines(v.Content, height), v, width, height)
+}
+
+// DrawLines is Draw with the view's lines given apart (see Framer); v.Content is
+// ignored. The Screen keeps lines when there are exactly height of them.
+func (s *Screen) DrawLines(lines []string, v tea.View, width, height int) {
+	if width <= 0 || height <= 0 {
+		return
+	}
+	if len(lines) != height {
+		fitted := make([]string, height)
+		copy(fitted, lines)
+		lines = fitted
+	}
+	s.draw(lines, v, width, height)
+}
+
+func (s *Screen) draw(lines []string, v tea.View, width, height int) {
 	f := &frame{
 		width:      width,
 		height:     height,
-		lines:      splitLines(v.Content, height),
+		lines:      lines,
 		alt:        v.AltScreen,
 		paste:      !v.DisableBracketedPasteMode,
 		focus:      v.ReportFocus,
