@@ -31,12 +31,18 @@ func newSharedCache[K comparable, V any](limit int) *sharedCache[K, V] {
 // get returns the value for k, made by make if no session made it yet. Values
 // are shared: nobody may change them.
 func (c *sharedCache[K, V]) get(k K, make func() V) V {
+	return c.getWith(k, func(K) V { return make() })
+}
+
+// getWith is get with a maker that takes the key, so that callers on hot paths
+// need no closure.
+func (c *sharedCache[K, V]) getWith(k K, make func(K) V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.items[k]; ok {
 		return v
 	}
-	v := make()
+	v := make(k)
 	c.items[k] = v
 	c.order = append(c.order, k)
 	if len(c.order) > c.limit {
@@ -91,3 +97,17 @@ func sharedEntryLines(it *item, width int, make func() *drawing) *drawing {
 	}
 	return entryDrawings.get(entryKey{it.seq, it.kind, it.origin, it.text, width}, make)
 }
+
+// rowKey names a row of the body with the panel open: a transcript line padded
+// to width, the rule, a panel line. Sessions of one kernel at one width show the
+// same rows, so they share the strings instead of each making its own for every
+// frame.
+type rowKey struct {
+	left, right string
+	width       int
+}
+
+var rows = newSharedCache[rowKey, string](8192)
+
+// sharedRow returns the row k names, made once for every session.
+func sharedRow(k rowKey) string { return rows.getWith(k, besides) }

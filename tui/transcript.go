@@ -76,6 +76,8 @@ type transcript struct {
 	offset int // lines scrolled up from the bottom; 0 follows new output
 	unseen int // lines that arrived below the view while scrolled up
 
+	win []string // the last window's lines, reused
+
 	// cleared is the index of the first item a view cleared with Ctrl+L shows
 	// while it follows new output; 0 when the view was not cleared. Scrolling up
 	// still reaches the items above it, as in a terminal's scrollback.
@@ -125,28 +127,39 @@ func (t *transcript) window(width, height int) []string {
 		}
 	}
 
-	need := t.offset + height
-	var chunks [][]string
-	have := 0
-	for i := len(t.items) - 1; i >= 0 && have < need; i-- {
+	// Walk back from the newest item only as far as the view needs, filling the
+	// window from its bottom; lines scrolled past below are skipped.
+	skip := t.offset
+	win := t.win[:0]
+	win = append(win, make([]string, height)...)
+	row := height // win[row:] is filled
+	have := 0     // lines seen, scrolled past included
+	for i := len(t.items) - 1; i >= 0 && row > 0; i-- {
 		lines := t.items[i].render(width)
-		chunks = append(chunks, lines)
 		have += len(lines)
-	}
-	if have < need {
-		t.offset = max(0, have-height)
-		if t.offset == 0 {
-			t.unseen = 0
+		for j := len(lines) - 1; j >= 0 && row > 0; j-- {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			row--
+			win[row] = lines[j]
 		}
 	}
-
-	flat := make([]string, 0, have)
-	for i := len(chunks) - 1; i >= 0; i-- {
-		flat = append(flat, chunks[i]...)
+	t.win = win
+	switch {
+	case row == 0:
+		return win
+	case t.offset > 0:
+		// Scrolled up past the top: clamp, and draw again from there.
+		if t.offset = max(0, have-height); t.offset == 0 {
+			t.unseen = 0
+		}
+		return t.window(width, height)
 	}
-	end := len(flat) - t.offset
-	start := max(0, end-height)
-	return flat[start:end]
+	// Shorter than the body: top-aligned.
+	t.unseen = 0
+	return win[row:]
 }
 
 // sinceCleared returns the lines of the items after a Ctrl+L, when they do not

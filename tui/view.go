@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // layout is how the screen's rows and columns are shared out.
@@ -130,7 +131,6 @@ func (m *Model) body(l layout) []string {
 	if l.panelW > 0 {
 		right = m.panel(l.panelW, l.body)
 	}
-	rule := panelRule
 
 	out := make([]string, l.body)
 	for i := range out {
@@ -139,14 +139,34 @@ func (m *Model) body(l layout) []string {
 			s = left[i]
 		}
 		if l.panelW > 0 {
-			s = pad(s, l.textW) + rule
+			var r string
 			if i < len(right) {
-				s += right[i]
+				r = right[i]
 			}
+			s = sharedRow(rowKey{s, r, l.textW})
 		}
 		out[i] = s
 	}
 	return out
+}
+
+// besides is the line left padded (or cut) to width cells, then the rule and
+// right: a row of the body with the panel open, made in one allocation.
+func besides(k rowKey) string {
+	left, width, rule, right := k.left, k.width, panelRule, k.right
+	w := cellWidth(left)
+	if w > width {
+		left = ansi.Truncate(left, width, "…")
+		w = cellWidth(left)
+	}
+	fill := max(0, width-w)
+	var b strings.Builder
+	b.Grow(len(left) + fill + len(rule) + len(right))
+	b.WriteString(left)
+	b.WriteString(spaces(fill))
+	b.WriteString(rule)
+	b.WriteString(right)
+	return b.String()
 }
 
 // panelRule is the line between the transcript and the panel.
