@@ -182,7 +182,9 @@ func (s *Server) runUI(sess ssh.Session, model tea.Model) {
 			select {
 			case w, ok := <-winch:
 				if !ok {
-					return
+					// The session's requests are over; its end still quits.
+					winch = nil
+					continue
 				}
 				w = sized(w)
 				p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
@@ -191,7 +193,9 @@ func (s *Server) runUI(sess ssh.Session, model tea.Model) {
 				gone = nil
 			case <-ended:
 				// The SSH library must never block delivering a window change.
-				for range winch {
+				if winch != nil {
+					for range winch {
+					}
 				}
 				return
 			}

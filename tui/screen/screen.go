@@ -79,6 +79,8 @@ type frame struct {
 	mouse      tea.MouseMode
 	title      string
 	kittyFlags int
+
+	sum uint64 // hash of all of the above; 0 until worked out
 }
 
 // New returns a Screen that writes to out, the terminal, with colours brought
@@ -231,6 +233,26 @@ func (s *Screen) render(f *frame, repaint bool) {
 	if !full && sameFrame(old, f) {
 		return
 	}
+	if !full {
+		// Screens showing the same frames share the bytes between them.
+		k := diffKey{from: old.hash(), to: f.hash(), profile: s.color.Profile}
+		if d := diffs.find(k, old, f); d != nil {
+			s.buf.Write(d.out)
+			f.lines = d.to.lines // as cut to the width, if they were
+			s.shown = f
+			return
+		}
+		start := s.buf.Len()
+		s.update(old, f, false)
+		diffs.add(k, old, f, s.buf.Bytes()[start:])
+		return
+	}
+	s.update(old, f, true)
+}
+
+// update writes what turns the terminal from old into f, redrawing all of it
+// when full is set.
+func (s *Screen) update(old, f *frame, full bool) {
 	b := &s.buf
 	b.WriteString(ansi.SetModeSynchronizedOutput)
 	if old == nil || old.cursor {

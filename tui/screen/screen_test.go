@@ -160,16 +160,26 @@ func TestFramesMatchAFreshDraw(t *testing.T) {
 		w, h := size[0], size[1]
 		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(w), uint64(h)))
-			s := offline(colorprofile.TrueColor)
-			tt := newTerm(t, w, h)
+			// A second screen shows the same frames, as another session of
+			// the same kernel does: it gets its bytes from the first's work.
+			s, s2 := offline(colorprofile.TrueColor), offline(colorprofile.TrueColor)
+			tt, tt2 := newTerm(t, w, h), newTerm(t, w, h)
 			f := textFrame(w, h)
 			for i := range f.lines {
 				f.lines[i] = randomLine(r, w)
 			}
-			for step := range 400 {
+			for step := range 300 {
+				f2 := *f
+				f2.lines = append([]string(nil), f.lines...)
 				tt.Write(s.step(f, false))
-				if got, want := tt.Render(), fresh(t, f); got != want {
+				tt2.Write(s2.step(&f2, false))
+				want := fresh(t, f)
+				if got := tt.Render(); got != want {
 					t.Fatalf("step %d: the terminal shows\n%s\nwant\n%s", step, got, want)
+				}
+				if got := tt2.Render(); got != want {
+					t.Fatalf("step %d: the second terminal shows\n%s\nwant\n%s", step, got,
+						want)
 				}
 				if f.cursor {
 					if p := tt.CursorPosition(); p.X != f.cursorX || p.Y != f.cursorY {
@@ -310,4 +320,30 @@ func TestStalledTerminalDoesNotBlock(t *testing.T) {
 	s.Close() // returns after closeWait
 	w.CloseWithError(io.ErrClosedPipe)
 	<-s.done
+}
+
+// TestSameFramesShareTheirDiff checks that a screen showing what another showed
+// takes the bytes the other worked out, and that a different screen does not.
+func TestSameFramesShareTheirDiff(t *testing.T) {
+	a, b, c := offline(colorprofile.TrueColor), offline(colorprofile.TrueColor),
+		offline(colorprofile.TrueColor)
+	first := func() *frame { return textFrame(40, 4, "shared", "frame", "one") }
+	second := func() *frame { return textFrame(40, 4, "shared", "frame", "two") }
+	a.step(first(), false)
+	b.step(first(), false)
+	c.step(textFrame(40, 4, "another", "frame"), false)
+
+	fa, fb, fc := second(), second(), second()
+	outA := a.step(fa, false)
+	k := diffKey{from: b.shown.hash(), to: fb.hash(), profile: colorprofile.TrueColor}
+	if diffs.find(k, b.shown, fb) == nil {
+		t.Fatal("the second screen finds no diff to share")
+	}
+	if outB := b.step(fb, false); !bytes.Equal(outA, outB) {
+		t.Errorf("shared diff %q, own %q", outB, outA)
+	}
+	kc := diffKey{from: c.shown.hash(), to: fc.hash(), profile: colorprofile.TrueColor}
+	if diffs.find(kc, c.shown, fc) != nil {
+		t.Error("a screen that showed something else finds a diff to share")
+	}
 }
