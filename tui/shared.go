@@ -111,3 +111,16 @@ var rows = newSharedCache[rowKey, string](8192)
 
 // sharedRow returns the row k names, made once for every session.
 func sharedRow(k rowKey) string { return rows.getWith(k, besides) }
+
+// sharedHeaderKey names a header: everything it shows. The equity history is a
+// session's own (it starts when the session does), so it is part of the key.
+type sharedHeaderKey struct {
+	version                         uint64
+	width                           int
+	readOnly, stopped, interrupting bool
+	interrupted                     string
+	equity                          uint64 // hash of the sparkline's values
+	points                          int
+}
+
+var headers = newSharedCache[sharedHeaderKey, []string](1024)

@@ -130,8 +130,12 @@ func (t *transcript) window(width, height int) []string {
 	// Walk back from the newest item only as far as the view needs, filling the
 	// window from its bottom; lines scrolled past below are skipped.
 	skip := t.offset
-	win := t.win[:0]
-	win = append(win, make([]string, height)...)
+	win := t.win
+	if cap(win) < height {
+		win = make([]string, height)
+	}
+	win = win[:height]
+	clear(win)
 	row := height // win[row:] is filled
 	have := 0     // lines seen, scrolled past included
 	for i := len(t.items) - 1; i >= 0 && row > 0; i-- {

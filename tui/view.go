@@ -1,7 +1,10 @@
 package tui
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
+	"math"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -213,9 +216,28 @@ func (m *Model) headerLines() []string {
 	k := headerKey{status: m.statusVer, width: m.width, stopped: m.stopped,
 		interrupting: m.interrupting, interrupted: m.interrupted}
 	if m.cache.header == nil || m.cache.headerKey != k {
-		m.cache.header, m.cache.headerKey = m.header(m.width), k
+		m.cache.header, m.cache.headerKey = m.sharedHeader(), k
 	}
 	return m.cache.header
+}
+
+// sharedHeader draws the header, or takes it from a session that drew the same:
+// it shows the status, the marks of this session and its equity history, which
+// sessions that saw the same statuses share.
+func (m *Model) sharedHeader() []string {
+	if m.status.Version == 0 {
+		return m.header(m.width)
+	}
+	h := fnv.New64a()
+	var b [8]byte
+	for _, v := range m.equity {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	k := sharedHeaderKey{version: m.status.Version, width: m.width, readOnly: m.readOnly(),
+		stopped: m.stopped, interrupting: m.interrupting, interrupted: m.interrupted,
+		equity: h.Sum64(), points: len(m.equity)}
+	return headers.getWith(k, func(sharedHeaderKey) []string { return m.header(m.width) })
 }
 
 // hintLine is the line between the transcript and the input: completions, a

@@ -54,6 +54,7 @@ type Screen struct {
 	repaint bool       // the next frame redraws everything
 	closing bool
 	writing bool          // a writer goroutine runs
+	wake    chan struct{} // capacity 1: tells a waiting writer there is work
 	done    chan struct{} // closed when the writer has put the terminal back
 
 	// Only the writer goroutine touches the rest; writers run one at a time.
@@ -90,7 +91,7 @@ func New(out io.Writer, profile colorprofile.Profile) *Screen {
 		// It is a terminal: keep the cursor motions, drop only the colours.
 		profile = colorprofile.Ascii
 	}
-	s := &Screen{out: out, done: make(chan struct{})}
+	s := &Screen{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.color = colorprofile.Writer{Forward: &s.buf, Profile: profile}
 	return s
 }
@@ -172,29 +173,59 @@ func (s *Screen) Close() {
 	}
 }
 
-// startWriter starts the writer goroutine unless it runs. s.mu must be held.
+// startWriter starts the writer goroutine, or wakes it if it waits for work.
+// s.mu must be held.
 func (s *Screen) startWriter() {
 	if !s.writing {
 		s.writing = true
 		go s.write()
+		return
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
+// linger is how long the writer waits for the next frame before it ends: long
+// enough that a busy session keeps one writer (a goroutine's stack grows anew
+// each time one starts), short enough that an idle session keeps none.
+const linger = 2 * time.Second
+
 // write is the writer goroutine: it writes the newest frame until there is none
-// left, and on Close puts the terminal back.
+// left for a while, and on Close puts the terminal back.
 func (s *Screen) write() {
+	var idle *time.Timer
 	for {
 		s.mu.Lock()
 		f, repaint, closing := s.pending, s.repaint, s.closing
 		s.pending = nil
 		if f != nil {
 			s.repaint = false
-		} else if !closing {
-			s.writing = false
-			s.mu.Unlock()
-			return
 		}
 		s.mu.Unlock()
+
+		if f == nil && !closing {
+			if idle == nil {
+				idle = time.NewTimer(linger)
+				defer idle.Stop()
+			} else {
+				idle.Reset(linger)
+			}
+			select {
+			case <-s.wake:
+				continue
+			case <-idle.C:
+			}
+			s.mu.Lock()
+			if s.pending == nil && !s.closing {
+				s.writing = false
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			continue
+		}
 
 		if f != nil {
 			if !s.failed {
