@@ -85,6 +85,11 @@ type entryKey struct {
 	width        int
 }
 
+// entryItems holds the items of the newest entries, so that the sessions that
+// receive an entry share one item (see item). Sessions keep theirs however long
+// they like: the cache only forgets them.
+var entryItems = newSharedCache[entryKey, *item](8192)
+
 // entryDrawings holds the newest entries drawn; a late joiner's replay draws
 // only the screenful it shows.
 var entryDrawings = newSharedCache[entryKey, *drawing](4096)

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"sync/atomic"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -23,18 +24,19 @@ const (
 	noteStopped                 // red: the kernel has stopped
 )
 
-// item is one entry of the transcript, or a note, with its rendering for the
+// item is one entry of the transcript, or a note, with its drawing for the
 // width it was last drawn at. A session keeps one per entry of the kernel's
-// history (a thousand by default) and a daemon hundreds of sessions, so an item
-// holds only what drawing it needs, and shares the drawing itself with every
-// session that drew the entry at that width.
+// history (a thousand by default) and a daemon hundreds of sessions, so the items
+// of entries are shared: every session that receives an entry within moments of
+// the others holds the same item (entryItem), and keeps only a pointer to it.
+// Apart from drawn, an item never changes once made.
 type item struct {
 	seq          uint64
 	kind         kernel.Kind
 	origin, text string
 	note         noteKind
 
-	drawn *drawing // nil until drawn
+	drawn atomic.Pointer[drawing] // the last drawing; nil until drawn
 }
 
 // drawing is an item drawn at a width: styled lines, each at most width cells.
@@ -44,8 +46,15 @@ type drawing struct {
 	lines []string
 }
 
+// entryItem returns the item of e, the same one for every session.
 func entryItem(e kernel.Entry) *item {
-	return &item{seq: e.Seq, kind: e.Kind, origin: e.Origin, text: e.Text}
+	if e.Seq == 0 {
+		return &item{kind: e.Kind, origin: e.Origin, text: e.Text}
+	}
+	k := entryKey{seq: e.Seq, kind: e.Kind, origin: e.Origin, text: e.Text}
+	return entryItems.getWith(k, func(k entryKey) *item {
+		return &item{seq: k.seq, kind: k.kind, origin: k.origin, text: k.text}
+	})
 }
 
 func noteItem(kind noteKind, text string) *item {
@@ -53,17 +62,21 @@ func noteItem(kind noteKind, text string) *item {
 }
 
 // render returns the item's lines for width, drawing only when the width changed.
+// Sessions of several widths may share the item: each keeps the drawing for its
+// width at hand through the shared cache of drawings.
 func (it *item) render(width int) []string {
-	if it.drawn == nil || it.drawn.width != width {
+	d := it.drawn.Load()
+	if d == nil || d.width != width {
 		if it.note == noteNone {
-			it.drawn = sharedEntryLines(it, width, func() *drawing {
+			d = sharedEntryLines(it, width, func() *drawing {
 				return &drawing{width, renderItem(it, width)}
 			})
 		} else {
-			it.drawn = &drawing{width, renderItem(it, width)}
+			d = &drawing{width, renderItem(it, width)}
 		}
+		it.drawn.Store(d)
 	}
-	return it.drawn.lines
+	return d.lines
 }
 
 // transcript is the scrollable body: a bounded list of items, viewed from the
