@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/coder/websocket"
 	"github.com/stratd/stratd/kernel"
+	"github.com/stratd/stratd/tui/screen"
 )
 
 // The socket protocol. The page sends the terminal's input as binary messages and
@@ -180,19 +181,24 @@ func (s *Server) runTerminal(conn *websocket.Conn, p kernel.Person, k *kernel.Ke
 		return reason
 	}
 
-	// The program reads the tab's keys from a pipe the socket fills, and writes
-	// to the socket. It installs no signal handlers: they belong to the daemon.
+	// The program reads the tab's keys from a pipe the socket fills, and draws on
+	// the socket through a screen.Screen, as SSH sessions do (see sshd.runUI). It
+	// installs no signal handlers: they belong to the daemon.
 	inR, inW := io.Pipe()
 	out := &socketWriter{ctx: ctx, conn: conn, fail: cancel}
-	prog := tea.NewProgram(model,
-		tea.WithInput(inR),
-		tea.WithOutput(out),
+	scr := screen.New(out, colorprofile.TrueColor)
+	prog := tea.NewProgram(screen.Wrap(model, scr),
+		tea.WithInput(nil), // screen.ReadInput below
+		tea.WithOutput(io.Discard),
+		tea.WithoutRenderer(),
+		tea.WithFPS(1), // the disabled renderer still ticks
 		tea.WithWindowSize(cols, rows),
 		tea.WithEnvironment([]string{"TERM=xterm-256color", "COLORTERM=truecolor"}),
 		tea.WithColorProfile(colorprofile.TrueColor),
 		tea.WithoutSignalHandler(),
 		tea.WithFilter(noSuspend),
 	)
+	go screen.ReadInput(inR, prog.Send)
 
 	gone := make(chan error, 1) // why the socket closed, if the tab closed it
 	reading := make(chan struct{})
@@ -207,6 +213,8 @@ func (s *Server) runTerminal(conn *websocket.Conn, p kernel.Person, k *kernel.Ke
 	defer stop()
 
 	_, runErr := prog.Run()
+	// Put the terminal back, if the tab is still there to see it.
+	scr.Close()
 	dropped := ctx.Err() != nil // a write or a ping failed, or the server is closing
 	cancel()
 	inW.CloseWithError(io.EOF)
