@@ -3,6 +3,7 @@ package sshd
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/sshd/cmd"
 	"github.com/stratd/stratd/tui/screen"
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // UIFunc builds the terminal UI (a Bubble Tea model) of one SSH session with a
@@ -156,7 +158,7 @@ func (s *Server) runUI(sess ssh.Session, model tea.Model) {
 	pty.Window = sized(pty.Window)
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	profile := colorprofile.Env(env)
-	scr := screen.New(sess, profile)
+	scr := screen.New(terminalWriter(sess), profile)
 	defer scr.Close()
 
 	p := tea.NewProgram(screen.Wrap(model, scr),
@@ -234,4 +236,25 @@ func sshHint(sess ssh.Session) string {
 		return "ssh HOST"
 	}
 	return fmt.Sprintf("ssh -p %s %s", port, host)
+}
+
+// terminalWriter returns what a terminal session's screen writes to: the SSH
+// channel itself, found by reflection, or else the session. The session's own
+// Write copies every write to turn "\n" into "\r\n" for its emulated terminal;
+// the screen never writes a bare "\n" (it moves the cursor instead), and those
+// copies were a quarter of the garbage of a daemon drawing for hundreds of
+// sessions. TestTerminalWriterFindsTheChannel notices if the library changes.
+func terminalWriter(sess ssh.Session) io.Writer {
+	v := reflect.ValueOf(sess)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return sess
+	}
+	f := v.Elem().FieldByName("Channel")
+	if !f.IsValid() || !f.CanInterface() {
+		return sess
+	}
+	if ch, ok := f.Interface().(gossh.Channel); ok && ch != nil {
+		return ch
+	}
+	return sess
 }

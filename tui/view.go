@@ -89,7 +89,7 @@ func (m *Model) render() ([]string, *tea.Cursor) {
 	l := m.layout()
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.headerLines()[:l.header]...) // fitted already
-	lines = append(lines, m.body(l)...)                  // likewise
+	lines = m.body(l, lines)                             // likewise
 	fitFrom := len(lines)
 	if l.cands > 0 {
 		rows := m.comp.rows(m.width, l.cands)
@@ -99,7 +99,7 @@ func (m *Model) render() ([]string, *tea.Cursor) {
 		lines = append(lines, rows...)
 	}
 	if l.hint == 1 {
-		lines = append(lines, m.hintLine())
+		lines = append(lines, m.cachedHint())
 	}
 	input, cursorX := m.inputLines(l.input)
 	cursorY := len(lines) + len(input) - 1
@@ -115,12 +115,12 @@ func (m *Model) render() ([]string, *tea.Cursor) {
 	return lines, cursor
 }
 
-// body returns exactly l.body lines, none wider than the screen: the transcript
+// body appends exactly l.body lines to dst, none wider than the screen: the transcript
 // (or the help) and the panel. Transcript lines are wrapped to l.textW when they
 // are rendered, so only the help needs cutting here.
-func (m *Model) body(l layout) []string {
+func (m *Model) body(l layout, dst []string) []string {
 	if l.body == 0 {
-		return nil
+		return dst
 	}
 	var left, right []string
 	if m.help {
@@ -135,8 +135,7 @@ func (m *Model) body(l layout) []string {
 		right = m.panel(l.panelW, l.body)
 	}
 
-	out := make([]string, l.body)
-	for i := range out {
+	for i := range l.body {
 		var s string
 		if i < len(left) {
 			s = left[i]
@@ -148,9 +147,9 @@ func (m *Model) body(l layout) []string {
 			}
 			s = sharedRow(rowKey{s, r, l.textW})
 		}
-		out[i] = s
+		dst = append(dst, s)
 	}
-	return out
+	return dst
 }
 
 // besides is the line left padded (or cut) to width cells, then the rule and
@@ -185,6 +184,10 @@ type viewCache struct {
 
 	headerKey headerKey
 	header    []string
+
+	hintKey hintKey
+	hint    string
+	hintSet bool
 }
 
 type panelKey struct{ status, width, height int }
@@ -238,6 +241,27 @@ func (m *Model) sharedHeader() []string {
 		stopped: m.stopped, interrupting: m.interrupting, interrupted: m.interrupted,
 		equity: h.Sum64(), points: len(m.equity)}
 	return headers.getWith(k, func(sharedHeaderKey) []string { return m.header(m.width) })
+}
+
+// hintKey is everything the hint line shows.
+type hintKey struct {
+	scrolled                      bool
+	unseen, completions           int
+	flash                         string
+	stopped, readOnly, block, own bool
+}
+
+// cachedHint is hintLine, kept while what it shows stays the same.
+func (m *Model) cachedHint() string {
+	k := hintKey{scrolled: m.tr.offset > 0, unseen: m.tr.unseen, flash: m.flash,
+		stopped: m.stopped, readOnly: m.readOnly(), block: len(m.block) > 0, own: m.owner}
+	if m.comp != nil {
+		k.completions = len(m.comp.cands) + 1
+	}
+	if !m.cache.hintSet || m.cache.hintKey != k {
+		m.cache.hint, m.cache.hintKey, m.cache.hintSet = m.hintLine(), k, true
+	}
+	return m.cache.hint
 }
 
 // hintLine is the line between the transcript and the input: completions, a
