@@ -1,25 +1,30 @@
 // Package screen draws a Bubble Tea program's views on a terminal at the far end
-// of a connection (an SSH channel, a browser's socket) a line at a time.
+// of a connection (an SSH channel, a browser's socket) a line at a time, and
+// reads what is typed there.
 //
 // Bubble Tea's own renderer keeps two grids of cells per program and writes on
-// the ticks of a 60 Hz clock. A daemon with hundreds of attached sessions pays
-// for both: a megabyte of cells per session, a frame's delay before anything
-// shows, and every session ticking while nobody types. A Screen keeps the lines
-// it last drew instead, writes a frame as soon as the program has one (while a
-// write is under way, newer frames replace the waiting one, so a slow terminal
-// gets fewer frames, never a queue), and redraws only what changed: the rows
-// that differ, each from its first changed cell to its last, and a transcript
-// that moved up is scrolled by the terminal rather than drawn again.
+// the ticks of a 60 Hz clock, and its input reader builds a table of key
+// sequences per program. A daemon with hundreds of attached sessions pays for
+// all of it: over a megabyte per session, a frame's delay before anything shows,
+// and every session ticking while nobody types. A Screen keeps the lines it last
+// drew instead, writes a frame as soon as the program has one (while a write is
+// under way, newer frames replace the waiting one, so a slow terminal gets fewer
+// frames, never a queue), and redraws only what changed: the rows that differ,
+// each from its first changed cell to its last, and a transcript that moved up
+// is scrolled by the terminal rather than drawn again. Screens that show the
+// same frames share that work (see shared.go).
 //
-// Run a program on a Screen with Wrap and tea.WithoutRenderer:
+// Run a program on a Screen with Wrap, tea.WithoutRenderer and ReadInput:
 //
-//	scr := screen.New(sess, profile)
+//	scr := screen.New(conn, profile)
 //	defer scr.Close()
 //	p := tea.NewProgram(screen.Wrap(model, scr), tea.WithoutRenderer(),
-//		tea.WithOutput(io.Discard), tea.WithInput(sess), …)
+//		tea.WithOutput(io.Discard), tea.WithInput(nil), …)
+//	go screen.ReadInput(conn, p.Send)
 //
-// The program then never writes to the terminal itself; everything it shows goes
-// through the Screen, from one goroutine.
+// The program then never touches the terminal itself: everything it shows goes
+// through the Screen, a frame at a time, and everything typed comes through
+// ReadInput.
 package screen
 
 import (
