@@ -3,8 +3,8 @@ package sshd
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 
