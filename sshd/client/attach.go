@@ -85,9 +85,21 @@ func Attach(c *ssh.Client, cmd string, in *os.File, out *os.File) error {
 	return attachResult(err)
 }
 
+// colorEnv are the variables that say which colours a terminal shows, besides
+// $TERM: the daemon draws for the terminal it is told of, as it does for
+// `ssh -o SetEnv=NO_COLOR=1`.
+var colorEnv = []string{"NO_COLOR", "COLORTERM", "CLICOLOR", "CLICOLOR_FORCE"}
+
 // requestPty asks for a remote terminal of $TERM's type (xterm-256color when
-// unset) and the size of the first of files that is a terminal.
+// unset) and the size of the first of files that is a terminal, and passes on
+// the colour variables that are set.
 func requestPty(sess *ssh.Session, files ...*os.File) error {
+	for _, name := range colorEnv {
+		if v, ok := os.LookupEnv(name); ok {
+			// A server that takes no variables draws in colour; nothing worse.
+			_ = sess.Setenv(name, v)
+		}
+	}
 	termType := os.Getenv("TERM")
 	if termType == "" {
 		termType = defaultTerm

@@ -111,6 +111,7 @@ func TestAttachSession(t *testing.T) {
 
 func TestAttachExitStatus(t *testing.T) {
 	t.Setenv("TERM", "vt100")
+	t.Setenv("NO_COLOR", "1")
 	s := startServer(t)
 	c := dial(t, s)
 	ptmx, tty := openTerminal(t)
@@ -118,6 +119,13 @@ func TestAttachExitStatus(t *testing.T) {
 	done := attach(c, tty)
 	if req := <-s.ptys; req.Term != "vt100" {
 		t.Errorf("term %q, want vt100 from $TERM", req.Term)
+	}
+	// Sent before the pty-req, so handled by now.
+	if v, ok := s.envVar("NO_COLOR"); v != "1" {
+		t.Errorf("NO_COLOR reached the server as %q (set: %v), want 1", v, ok)
+	}
+	if _, here := os.LookupEnv("CLICOLOR_FORCE"); !here && s.envHas("CLICOLOR_FORCE") {
+		t.Error("CLICOLOR_FORCE was sent although it is not set here")
 	}
 	screen := bufio.NewReader(ptmx)
 	if _, err := screen.ReadString('\n'); err != nil {

@@ -34,6 +34,8 @@ type testServer struct {
 	execs   chan string    // each exec command, once it started
 	ptys    chan ptyReq    // each pty-req
 	resizes chan [2]uint32 // each window-change: columns, rows
+	envMu   sync.Mutex
+	env     map[string]string // variables set with env requests
 
 	ln    net.Listener
 	wg    sync.WaitGroup
@@ -168,6 +170,19 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		case "shell":
 			req.Reply(true, nil)
 			s.wg.Go(func() { s.shell(ch) })
+		case "env":
+			var p struct{ Name, Value string }
+			if err := ssh.Unmarshal(req.Payload, &p); err != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			s.envMu.Lock()
+			if s.env == nil {
+				s.env = map[string]string{}
+			}
+			s.env[p.Name] = p.Value
+			s.envMu.Unlock()
+			req.Reply(true, nil)
 		case "window-change":
 			var p struct{ Columns, Rows, Width, Height uint32 }
 			if ssh.Unmarshal(req.Payload, &p) == nil {
@@ -232,4 +247,17 @@ func (s *testServer) shell(ch ssh.Channel) {
 // exit sends an exit status.
 func exit(ch ssh.Channel, status int) {
 	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
+}
+
+// envVar returns the value an env request set for name, and whether one did.
+func (s *testServer) envVar(name string) (string, bool) {
+	s.envMu.Lock()
+	defer s.envMu.Unlock()
+	v, ok := s.env[name]
+	return v, ok
+}
+
+func (s *testServer) envHas(name string) bool {
+	_, ok := s.envVar(name)
+	return ok
 }
