@@ -45,10 +45,11 @@ func TestMain(m *testing.M) {
 // env is one person's machine: a stratd home and a HOME with no ssh keys.
 type env struct {
 	t    *testing.T
-	bin  string // the daemon binary for start; "" is the race-detector build
-	home string // --home
-	user string // $HOME
-	dir  string // configs
+	bin  string   // the daemon binary for start; "" is the race-detector build
+	home string   // --home
+	user string   // $HOME
+	dir  string   // configs
+	vars []string // more environment for the binary, NAME=value
 }
 
 func newEnv(t *testing.T) *env {
@@ -114,7 +115,8 @@ func (e *env) environ() []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "HOME="+e.user)
+	out = append(out, "HOME="+e.user)
+	return append(out, e.vars...)
 }
 
 // stratd runs the binary to completion with a time limit.
