@@ -27,6 +27,7 @@ type fakeClient struct {
 	interrupts int
 	detaches   int
 	subCloses  int
+	subscribes int
 	completes  []string
 	complete   func(text string) []string
 }
@@ -69,7 +70,15 @@ func (f *fakeClient) Subscribe(since uint64) kernel.Subscriber {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.called()
+	f.subscribes++
 	return &fakeSub{f}
+}
+
+// subscribed reports how many times Subscribe was called.
+func (f *fakeClient) subscribed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.subscribes
 }
 
 func (f *fakeClient) Complete(ctx context.Context, text string) []string {

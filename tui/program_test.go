@@ -42,6 +42,10 @@ func TestProgram(t *testing.T) {
 		}
 	}
 
+	// The subscription is open before anything is typed: a program that ends
+	// before its Init commands run has none to close.
+	wait("subscribe", func() bool { return f.subscribed() > 0 })
+
 	// "2" is typed and rubbed out with DEL, as a terminal's backspace sends it.
 	if _, err := typing.Write([]byte("x = 12\x7f\r")); err != nil {
 		t.Fatal(err)

@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/stratd/stratd/kernel"
 	"github.com/stratd/stratd/strategy"
+	"github.com/stratd/stratd/tui/screen"
 )
 
 // Colours use the 16 basic ANSI colours so they read on light and dark terminals
@@ -204,42 +204,9 @@ func fit(line string, width int) string {
 	return ansi.Truncate(line, width, "…")
 }
 
-// cellWidth is ansi.StringWidth, quicker on the text a view is made of: printable
-// ASCII counts a cell a byte and escape sequences none, and only the runs of
-// other characters go through grapheme segmentation. Every line of every frame
-// is measured, so this is on the path of every update to every session.
-func cellWidth(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		switch b := s[i]; {
-		case b == ansi.ESC:
-			j := i + 1
-			if j < len(s) && s[j] == '[' {
-				j++
-				for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-					j++
-				}
-				i = j + 1
-				continue
-			}
-			// Anything else: let the full parser measure the rest.
-			return n + ansi.StringWidth(s[i:])
-		case b < utf8.RuneSelf:
-			if b >= 0x20 && b != 0x7f {
-				n++
-			}
-			i++
-		default:
-			j := i + 1
-			for j < len(s) && s[j] >= utf8.RuneSelf {
-				j++
-			}
-			n += ansi.StringWidth(s[i:j])
-			i = j
-		}
-	}
-	return n
-}
+// cellWidth is how many columns a styled line takes (screen.Width: quick on
+// ASCII, which every line of every frame mostly is).
+func cellWidth(s string) int { return screen.Width(s) }
 
 // pad cuts or fills a styled line to exactly width cells.
 func pad(line string, width int) string {

@@ -90,15 +90,32 @@ func escapeLen(s string) (n int, sgr, reset bool) {
 	return 2, false, false
 }
 
-// width returns the columns s takes and whether it ends plain.
-func width(s string) (cols int, plain bool) {
-	walk(s, func(off, col int, p bool) bool {
-		if off == len(s) {
-			cols, plain = col, p
+// Width returns how many columns s takes on a terminal, as ansi.StringWidth
+// does, but quicker on the text views are made of: printable ASCII counts a
+// column a byte and escape sequences none, and only runs of other characters go
+// through grapheme segmentation. Every changed line of every frame is measured.
+func Width(s string) int {
+	cols := 0
+	for i := 0; i < len(s); {
+		switch b := s[i]; {
+		case b == ansi.ESC:
+			n, _, _ := escapeLen(s[i:])
+			i += n
+		case b < utf8.RuneSelf:
+			if b >= 0x20 && b != 0x7f {
+				cols++
+			}
+			i++
+		default:
+			j := i + 1
+			for j < len(s) && s[j] >= utf8.RuneSelf {
+				j++
+			}
+			cols += ansi.StringWidth(s[i:j])
+			i = j
 		}
-		return true
-	})
-	return cols, plain
+	}
+	return cols
 }
 
 // truncate cuts s to at most max columns, ending it plain.

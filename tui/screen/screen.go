@@ -302,7 +302,7 @@ func (s *Screen) update(old, f *frame, full bool) {
 			if line == "" {
 				continue
 			}
-			if cols, _ := width(line); cols > f.width {
+			if Width(line) > f.width {
 				line = truncate(line, f.width)
 				f.lines[r] = line
 			}
@@ -445,27 +445,21 @@ func (s *Screen) scroll(f *frame) {
 func (s *Screen) modes(old, f *frame) {
 	b := &s.buf
 	first := old == nil
-	if first || old.alt != f.alt {
-		if f.alt {
-			b.WriteString(ansi.SetModeAltScreenSaveCursor)
-		} else if !first {
-			b.WriteString(ansi.ResetModeAltScreenSaveCursor)
+	var was frame // the terminal's defaults, before the first frame
+	if !first {
+		was = *old
+	}
+	toggle := func(before, after bool, set, reset string) {
+		switch {
+		case after && (first || !before):
+			b.WriteString(set)
+		case !after && before:
+			b.WriteString(reset)
 		}
 	}
-	if first || old.paste != f.paste {
-		if f.paste {
-			b.WriteString(ansi.SetModeBracketedPaste)
-		} else if !first {
-			b.WriteString(ansi.ResetModeBracketedPaste)
-		}
-	}
-	if first || old.focus != f.focus {
-		if f.focus {
-			b.WriteString(ansi.SetModeFocusEvent)
-		} else if !first {
-			b.WriteString(ansi.ResetModeFocusEvent)
-		}
-	}
+	toggle(was.alt, f.alt, ansi.SetModeAltScreenSaveCursor, ansi.ResetModeAltScreenSaveCursor)
+	toggle(was.paste, f.paste, ansi.SetModeBracketedPaste, ansi.ResetModeBracketedPaste)
+	toggle(was.focus, f.focus, ansi.SetModeFocusEvent, ansi.ResetModeFocusEvent)
 	if first || old.mouse != f.mouse {
 		if !first {
 			b.WriteString(mouseOff(old.mouse))

@@ -100,8 +100,7 @@ func panelLine(left, right string, textW int) string {
 }
 
 func plainWidth(s string) int {
-	w, _ := width(s)
-	return w
+	return Width(s)
 }
 
 // next makes the frame after f the way a UI changes: output scrolls the body, a
