@@ -96,7 +96,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.warmup, "warmup", 5, "unrecorded iterations before each series")
 	fs.IntVar(&o.execN, "exec-n", 300, "exec round trips (and as many baselines)")
 	fs.IntVar(&o.attachN, "attach-n", 30, "attaches (and as many bare sessions)")
-	fs.IntVar(&o.fanoutRounds, "rounds", 30, "fan-out rounds per client count")
+	fs.IntVar(&o.fanoutRounds, "rounds", 100,
+		"fan-out rounds per client count (at least 100, or the nearest-rank p99 is the max)")
 	fs.StringVar(&clients, "clients", "100,500", "fan-out client counts")
 	fs.StringVar(&size, "size", "120x40", "terminal size of the attached clients, COLSxROWS")
 	fs.IntVar(&o.stallBlocks, "stall-blocks", 2,
