@@ -12,6 +12,15 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
+// maxPending bounds the bytes kept waiting for the end of a sequence, and
+// maxPaste the text of one bracketed paste: a client cannot make the daemon hold
+// more for it than this, whatever it sends. A longer paste keeps its first
+// maxPaste bytes: a megabyte of code is more than anyone pastes on purpose.
+const (
+	maxPending = 64 << 10
+	maxPaste   = 1 << 20
+)
+
 // escTimeout is how long a lone ESC, or the start of a sequence, waits for the
 // rest before it counts as typed as it is: the same as Bubble Tea's reader.
 const escTimeout = uv.DefaultEscTimeout
@@ -44,9 +53,7 @@ func ReadInput(r io.Reader, send func(tea.Msg)) {
 		n, err := r.Read(b)
 		in.mu.Lock()
 		in.wait.Stop()
-		in.buf = append(in.buf, b[:n]...)
-		in.scan(err != nil)
-		if len(in.buf) > 0 {
+		if in.feed(b[:n], err != nil) {
 			in.wait.Reset(escTimeout)
 		}
 		in.mu.Unlock()
@@ -64,6 +71,16 @@ type input struct {
 	send  func(tea.Msg)
 	buf   []byte // read and not decoded yet
 	paste []byte // a bracketed paste so far; nil outside one
+}
+
+// feed decodes what was read, and all that is left when the input has ended. It
+// reports whether bytes are kept waiting for the rest of a sequence. in.mu must be
+// held.
+func (in *input) feed(b []byte, ended bool) bool {
+	in.buf = append(in.buf, b...)
+	// A sequence that never ends is taken as it is rather than kept growing.
+	in.scan(ended || len(in.buf) > maxPending)
+	return len(in.buf) > 0
 }
 
 // scan decodes and sends the events in buf, keeping what may be the start of a
@@ -92,11 +109,11 @@ func (in *input) scan(expired bool) {
 			case uv.KeyPressEvent:
 				switch {
 				case len(ev.Text) > 0:
-					in.paste = append(in.paste, ev.Text...)
+					in.keep(ev.Text)
 				case short:
 					return
 				default:
-					in.paste = append(in.paste, buf[:n]...)
+					in.keep(string(buf[:n]))
 				}
 			case uv.UnknownEvent:
 				if !expired {
@@ -133,6 +150,13 @@ func (in *input) scan(expired bool) {
 			}
 		}
 		buf = buf[n:]
+	}
+}
+
+// keep adds text to the paste under way, up to maxPaste bytes in all.
+func (in *input) keep(text string) {
+	if room := maxPaste - len(in.paste); room > 0 {
+		in.paste = append(in.paste, text[:min(len(text), room)]...)
 	}
 }
 

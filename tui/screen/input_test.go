@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,58 @@ func TestLoneEscapeIsAKey(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Esc never arrived")
 	}
+}
+
+// TestInputBoundsWhatItHolds checks that a paste too long is cut at maxPaste
+// (and what is typed after it still arrives), and that a sequence that never ends
+// is given up on rather than held while it grows.
+func TestInputBoundsWhatItHolds(t *testing.T) {
+	r, w := io.Pipe()
+	var pasted []string
+	gotQ := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ReadInput(r, func(m tea.Msg) {
+			switch m := m.(type) {
+			case uv.PasteEvent:
+				pasted = append(pasted, m.Content)
+			case uv.KeyPressEvent:
+				gotQ = gotQ || m.Text == "q"
+			}
+		})
+	}()
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	w.Write([]byte("\x1b[200~"))
+	for range 2 * maxPaste / len(chunk) {
+		w.Write(chunk)
+	}
+	w.Write([]byte("\x1b[201~"))
+	w.Write([]byte("q"))
+	w.Close()
+	<-done
+	if len(pasted) != 1 || len(pasted[0]) != maxPaste {
+		t.Errorf("pastes of %d bytes, want one of maxPaste", lens(pasted))
+	}
+	if !gotQ {
+		t.Error("the key typed after the paste never arrived")
+	}
+
+	// A CSI sequence whose parameters go on and on.
+	in := &input{send: func(tea.Msg) {}}
+	in.feed([]byte("\x1b["), false)
+	for range 8 {
+		in.feed([]byte(strings.Repeat("1", maxPending/2)), false)
+		if len(in.buf) > maxPending {
+			t.Fatalf("%d bytes held waiting for a sequence to end", len(in.buf))
+		}
+	}
+}
+
+func lens(ss []string) []int {
+	var n []int
+	for _, s := range ss {
+		n = append(n, len(s))
+	}
+	return n
 }
