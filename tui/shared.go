@@ -28,21 +28,21 @@ func newSharedCache[K comparable, V any](limit int) *sharedCache[K, V] {
 	return &sharedCache[K, V]{limit: limit, items: map[K]V{}}
 }
 
-// get returns the value for k, made by make if no session made it yet. Values
+// get returns the value for k, made by build if no session made it yet. Values
 // are shared: nobody may change them.
-func (c *sharedCache[K, V]) get(k K, make func() V) V {
-	return c.getWith(k, func(K) V { return make() })
+func (c *sharedCache[K, V]) get(k K, build func() V) V {
+	return c.getWith(k, func(K) V { return build() })
 }
 
 // getWith is get with a maker that takes the key, so that callers on hot paths
 // need no closure.
-func (c *sharedCache[K, V]) getWith(k K, make func(K) V) V {
+func (c *sharedCache[K, V]) getWith(k K, build func(K) V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if v, ok := c.items[k]; ok {
 		return v
 	}
-	v := make(k)
+	v := build(k)
 	c.items[k] = v
 	c.order = append(c.order, k)
 	if len(c.order) > c.limit {
@@ -65,14 +65,14 @@ type statusKey struct {
 
 var statusParts = newSharedCache[statusKey, []string](256)
 
-// sharedLines returns the lines make draws from st, made once for every session
+// sharedLines returns the lines build draws from st, made once for every session
 // that shows st. A status from elsewhere (Version 0) is not shared.
 func sharedLines(st *kernel.Status, what string, width, height int,
-	make func() []string) []string {
+	build func() []string) []string {
 	if st.Version == 0 {
-		return make()
+		return build()
 	}
-	return statusParts.get(statusKey{st.Version, what, width, height}, make)
+	return statusParts.get(statusKey{st.Version, what, width, height}, build)
 }
 
 // entryKey names an entry drawn at a width by everything that tells entries
@@ -94,13 +94,13 @@ var entryItems = newSharedCache[entryKey, *item](8192)
 // only the screenful it shows.
 var entryDrawings = newSharedCache[entryKey, *drawing](4096)
 
-// sharedEntryLines returns the entry it drawn at width by make, made once for
+// sharedEntryLines returns the entry it drawn at width by build, made once for
 // every session.
-func sharedEntryLines(it *item, width int, make func() *drawing) *drawing {
+func sharedEntryLines(it *item, width int, build func() *drawing) *drawing {
 	if it.seq == 0 {
-		return make()
+		return build()
 	}
-	return entryDrawings.get(entryKey{it.seq, it.kind, it.origin, it.text, width}, make)
+	return entryDrawings.get(entryKey{it.seq, it.kind, it.origin, it.text, width}, build)
 }
 
 // rowKey names a row of the body with the panel open: a transcript line padded
