@@ -150,31 +150,19 @@ func kernelNames(kernels []*kernel.Kernel) string {
 // per-session cell grids, frame clock or key table are kept, which is what lets
 // hundreds of sessions watch one kernel. The program itself writes nowhere.
 //
-// It installs no signal handlers: they belong to the daemon. It is not given the
-// session's context with tea.WithContext: a cancelled program returns an error,
-// and a client leaving is the ordinary way for a session to end.
+// The program is not given the session's context with tea.WithContext: a
+// cancelled program returns an error, and a client leaving is the ordinary way for
+// a session to end.
 func (s *Server) runUI(sess ssh.Session, model tea.Model) {
 	pty, winch, _ := sess.Pty()
 	pty.Window = sized(pty.Window)
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	profile := colorprofile.Env(env)
-	scr := screen.New(terminalWriter(sess), profile)
-	defer scr.Close()
-
-	p := tea.NewProgram(screen.Wrap(model, scr),
-		tea.WithInput(nil), // screen.ReadInput below
-		tea.WithOutput(io.Discard),
-		tea.WithoutRenderer(),
-		// The disabled renderer still ticks; it has nothing to flush.
-		tea.WithFPS(1),
+	p, scr := screen.NewProgram(model, terminalWriter(sess), sess, profile,
 		tea.WithEnvironment(env),
-		tea.WithColorProfile(profile),
 		tea.WithWindowSize(pty.Window.Width, pty.Window.Height),
-		tea.WithoutSignalHandler(),
-		tea.WithFilter(noSuspend),
 	)
-	// It ends when the session's channel closes, after the program.
-	go screen.ReadInput(sess, p.Send)
+	defer scr.Close()
 
 	ended := make(chan struct{})
 	defer close(ended)
@@ -207,14 +195,6 @@ func (s *Server) runUI(sess ssh.Session, model tea.Model) {
 	if _, err := p.Run(); err != nil {
 		s.log.Error("terminal UI failed", "user", sess.User(), "err", err)
 	}
-}
-
-// noSuspend turns Ctrl+Z into nothing: a session cannot suspend the daemon.
-func noSuspend(_ tea.Model, msg tea.Msg) tea.Msg {
-	if _, ok := msg.(tea.SuspendMsg); ok {
-		return tea.ResumeMsg{}
-	}
-	return msg
 }
 
 // defaultWindow is the size assumed for a terminal that reports none: `ssh -tt`

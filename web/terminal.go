@@ -182,23 +182,13 @@ func (s *Server) runTerminal(conn *websocket.Conn, p kernel.Person, k *kernel.Ke
 	}
 
 	// The program reads the tab's keys from a pipe the socket fills, and draws on
-	// the socket through a screen.Screen, as SSH sessions do (see sshd.runUI). It
-	// installs no signal handlers: they belong to the daemon.
+	// the socket through a screen.Screen, as SSH sessions do (see sshd.runUI).
 	inR, inW := io.Pipe()
 	out := &socketWriter{ctx: ctx, conn: conn, fail: cancel}
-	scr := screen.New(out, colorprofile.TrueColor)
-	prog := tea.NewProgram(screen.Wrap(model, scr),
-		tea.WithInput(nil), // screen.ReadInput below
-		tea.WithOutput(io.Discard),
-		tea.WithoutRenderer(),
-		tea.WithFPS(1), // the disabled renderer still ticks
+	prog, scr := screen.NewProgram(model, out, inR, colorprofile.TrueColor,
 		tea.WithWindowSize(cols, rows),
 		tea.WithEnvironment([]string{"TERM=xterm-256color", "COLORTERM=truecolor"}),
-		tea.WithColorProfile(colorprofile.TrueColor),
-		tea.WithoutSignalHandler(),
-		tea.WithFilter(noSuspend),
 	)
-	go screen.ReadInput(inR, prog.Send)
 
 	gone := make(chan error, 1) // why the socket closed, if the tab closed it
 	reading := make(chan struct{})
@@ -244,15 +234,6 @@ func (s *Server) runTerminal(conn *websocket.Conn, p kernel.Person, k *kernel.Ke
 	}
 	<-reading
 	return reason
-}
-
-// noSuspend turns a suspend request (Ctrl+Z) into nothing: a browser tab is not a
-// shell job.
-func noSuspend(_ tea.Model, msg tea.Msg) tea.Msg {
-	if _, ok := msg.(tea.SuspendMsg); ok {
-		return nil
-	}
-	return msg
 }
 
 // readSocket feeds the tab's input to the program until the socket closes. Then

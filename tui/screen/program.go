@@ -1,6 +1,11 @@
 package screen
 
-import tea "charm.land/bubbletea/v2"
+import (
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+)
 
 // Wrap returns a model that behaves as m but draws its views on s. Run it in a
 // program made with tea.WithoutRenderer: Bubble Tea asks for the view after every
@@ -57,4 +62,34 @@ func (w *wrapped) View() tea.View {
 		w.s.Draw(w.m.View(), w.width, w.height)
 	}
 	return tea.View{}
+}
+
+// NewProgram makes the program that runs m on a remote terminal: it draws on a
+// new Screen writing to out, in colours brought down to profile, and takes what
+// is typed from in through ReadInput (started here; it ends when in does). The
+// program itself never touches the terminal, installs no signal handlers (they
+// belong to the daemon) and cannot be suspended. opts come last: the window
+// size and environment, for instance. Close the Screen when the program returns.
+func NewProgram(m tea.Model, out io.Writer, in io.Reader, profile colorprofile.Profile,
+	opts ...tea.ProgramOption) (*tea.Program, *Screen) {
+	scr := New(out, profile)
+	p := tea.NewProgram(Wrap(m, scr), append([]tea.ProgramOption{
+		tea.WithInput(nil), // ReadInput below
+		tea.WithOutput(io.Discard),
+		tea.WithoutRenderer(),
+		tea.WithFPS(1), // the disabled renderer still ticks; it has nothing to flush
+		tea.WithColorProfile(profile),
+		tea.WithoutSignalHandler(),
+		tea.WithFilter(noSuspend),
+	}, opts...)...)
+	go ReadInput(in, p.Send)
+	return p, scr
+}
+
+// noSuspend drops Ctrl+Z: a session cannot suspend the daemon it runs in.
+func noSuspend(_ tea.Model, msg tea.Msg) tea.Msg {
+	if _, ok := msg.(tea.SuspendMsg); ok {
+		return nil
+	}
+	return msg
 }

@@ -14,17 +14,15 @@
 // is scrolled by the terminal rather than drawn again. Screens that show the
 // same frames share that work (see shared.go).
 //
-// Run a program on a Screen with Wrap, tea.WithoutRenderer and ReadInput:
+// NewProgram makes a program that runs this way:
 //
-//	scr := screen.New(conn, profile)
+//	p, scr := screen.NewProgram(model, conn, conn, profile, tea.WithWindowSize(w, h))
 //	defer scr.Close()
-//	p := tea.NewProgram(screen.Wrap(model, scr), tea.WithoutRenderer(),
-//		tea.WithOutput(io.Discard), tea.WithInput(nil), …)
-//	go screen.ReadInput(conn, p.Send)
+//	p.Run()
 //
 // The program then never touches the terminal itself: everything it shows goes
-// through the Screen, a frame at a time, and everything typed comes through
-// ReadInput.
+// through the Screen (Wrap hands it every view), a frame at a time, and
+// everything typed comes through ReadInput.
 package screen
 
 import (
