@@ -52,7 +52,7 @@ func entryItem(e kernel.Entry) *item {
 		return &item{kind: e.Kind, origin: e.Origin, text: e.Text}
 	}
 	k := entryKey{seq: e.Seq, kind: e.Kind, origin: e.Origin, text: e.Text}
-	return entryItems.getWith(k, func(k entryKey) *item {
+	return entryItems.Get(k, func(k entryKey) *item {
 		return &item{seq: k.seq, kind: k.kind, origin: k.origin, text: k.text}
 	})
 }

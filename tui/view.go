@@ -240,7 +240,7 @@ func (m *Model) sharedHeader() []string {
 	k := sharedHeaderKey{version: m.status.Version, width: m.width, readOnly: m.readOnly(),
 		stopped: m.stopped, interrupting: m.interrupting, interrupted: m.interrupted,
 		equity: h.Sum64(), points: len(m.equity)}
-	return headers.getWith(k, func(sharedHeaderKey) []string { return m.header(m.width) })
+	return headers.Get(k, func(sharedHeaderKey) []string { return m.header(m.width) })
 }
 
 // hintKey is everything the hint line shows.

@@ -2,9 +2,9 @@ package screen
 
 import (
 	"hash/maphash"
-	"sync"
 
 	"github.com/charmbracelet/colorprofile"
+	"github.com/stratd/stratd/tui/internal/memo"
 )
 
 // Many screens show the same frames: every session of one kernel at one size,
@@ -27,24 +27,16 @@ type diff struct {
 	out      []byte
 }
 
-// diffLimit bounds the diffs kept: the screens of one update ask for theirs
-// within moments of each other.
-const diffLimit = 64
+// diffs keeps the newest diffs: the screens of one update ask for theirs within
+// moments of each other.
+var diffs = diffCache{memo.New[diffKey, *diff](64)}
 
-var diffs = &diffCache{items: map[diffKey]*diff{}}
-
-type diffCache struct {
-	mu    sync.Mutex
-	items map[diffKey]*diff
-	order []diffKey // oldest first
-}
+type diffCache struct{ m *memo.Cache[diffKey, *diff] }
 
 // find returns the diff from old to f if a screen worked it out already.
-func (c *diffCache) find(k diffKey, old, f *frame) *diff {
-	c.mu.Lock()
-	d := c.items[k]
-	c.mu.Unlock()
-	if d == nil || !sameFrame(d.from, old) || !sameFrame(d.to, f) ||
+func (c diffCache) find(k diffKey, old, f *frame) *diff {
+	d, ok := c.m.Peek(k)
+	if !ok || !sameFrame(d.from, old) || !sameFrame(d.to, f) ||
 		d.from.width != old.width || d.from.height != old.height {
 		return nil
 	}
@@ -52,22 +44,8 @@ func (c *diffCache) find(k diffKey, old, f *frame) *diff {
 }
 
 // add keeps out, the bytes that turn old into f. f must not change after this.
-func (c *diffCache) add(k diffKey, old, f *frame, out []byte) {
-	d := &diff{from: old, to: f, out: append([]byte(nil), out...)}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.items[k]; ok {
-		return
-	}
-	c.items[k] = d
-	c.order = append(c.order, k)
-	if len(c.order) > diffLimit {
-		drop := len(c.order) - diffLimit/2
-		for _, old := range c.order[:drop] {
-			delete(c.items, old)
-		}
-		c.order = append(c.order[:0], c.order[drop:]...)
-	}
+func (c diffCache) add(k diffKey, old, f *frame, out []byte) {
+	c.m.Add(k, &diff{from: old, to: f, out: append([]byte(nil), out...)})
 }
 
 var frameSeed = maphash.MakeSeed()
