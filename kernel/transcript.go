@@ -49,19 +49,18 @@ const (
 type transcript struct {
 	log *log.Logger
 
-	mu        sync.Mutex // protects the fields below
-	ring      []Entry    // circular, len(ring) == capacity
-	start     int        // index of the oldest entry in ring
-	count     int        // entries held in ring
-	lastSeq   uint64
-	journal   *os.File // nil when the transcript lives in memory only
-	path      string   // of the journal file appended to
-	oldPath   string   // of the one before it
-	lines     int      // entries in the journal file appended to
-	subs      map[*subscription]struct{}
-	status    Status
-	statusVer uint64
-	closed    bool
+	mu      sync.Mutex // protects the fields below
+	ring    []Entry    // circular, len(ring) == capacity
+	start   int        // index of the oldest entry in ring
+	count   int        // entries held in ring
+	lastSeq uint64
+	journal *os.File // nil when the transcript lives in memory only
+	path    string   // of the journal file appended to
+	oldPath string   // of the one before it
+	lines   int      // entries in the journal file appended to
+	subs    map[*subscription]struct{}
+	status  Status
+	closed  bool
 
 	holding bool   // wakes are held back until release (see hold)
 	held    bool   // a wake was held back
@@ -282,7 +281,6 @@ func (t *transcript) publish(s Status) {
 	s.LastSeq = t.lastSeq
 	s.Version = statusVersions.Add(1)
 	t.status = s
-	t.statusVer++
 	t.wakeLocked()
 }
 
@@ -367,7 +365,7 @@ type subscription struct {
 	t         *transcript
 	wake      chan struct{}
 	next      uint64 // seq of the next entry to deliver; only Next touches it
-	statusVer uint64
+	statusVer uint64 // Version of the last status delivered
 }
 
 // Next implements Subscriber.
@@ -377,10 +375,10 @@ func (s *subscription) Next(ctx context.Context) (Update, error) {
 		t.mu.Lock()
 		entries, missed := t.afterLocked(s.next-1, maxUpdateEntries)
 		var status *Status
-		if t.statusVer != s.statusVer {
+		if t.status.Version != s.statusVer {
 			st := t.status
 			status = &st
-			s.statusVer = t.statusVer
+			s.statusVer = t.status.Version
 		}
 		closed := t.closed
 		_, open := t.subs[s]
